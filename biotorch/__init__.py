@@ -1,0 +1,1 @@
+"""biotorch: a PyTorch-style deep-learning library for computational biology."""
