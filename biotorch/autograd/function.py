@@ -1,0 +1,210 @@
+"""The op protocol: :class:`Function`, the node type of the autograd graph.
+
+An op is a small subclass with two static methods that work on raw arrays (NumPy or CuPy):
+``forward(ctx, *args)`` returns the output array (or a tuple of them) and
+``backward(ctx, *grads)`` returns one gradient per positional forward argument (``None`` where
+there is none; keyword arguments get none). ``Function.apply`` unwraps Tensors, runs
+``forward`` and, when any input requires grad and grad mode is on, links the outputs into the
+graph with ``ctx`` as their ``grad_fn``.
+Broadcasting is undone by the engine, so ``backward`` may return gradients in the broadcast
+output shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import biotorch.tensor as _tensor_module
+from biotorch.autograd.grad_mode import is_grad_enabled
+
+__all__ = ["Function", "AccumulateGrad", "RETAIN_GRAPH_MESSAGE"]
+
+RETAIN_GRAPH_MESSAGE = (
+    "Trying to backward through the graph a second time (or to read saved tensors after they "
+    "were freed). Saved arrays are freed by .backward() and autograd.grad(); pass "
+    "retain_graph=True to the first call if you need to backward through the graph again."
+)
+
+
+class Function:
+    """Base class of differentiable operations; also the ``ctx`` that ``forward`` and
+    ``backward`` receive.
+
+    Example
+    -------
+    >>> class Cube(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x**3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x**2 * grad
+    >>> y = Cube.apply(biotorch.tensor([2.0], requires_grad=True))
+    """
+
+    __slots__ = (
+        "needs_input_grad",
+        "_next",
+        "_saved",
+        "_saved_versions",
+        "_non_differentiable",
+        "_output_meta",
+        "_materialize_grads",
+        "_hooks",
+        "_released",
+        "__dict__",
+        "__weakref__",
+    )
+
+    # Index of the argument whose storage the (single) output views, for view ops such as
+    # reshape and transpose: the output then shares that tensor's version counter.
+    _view_of = None
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("Function subclasses must implement backward(ctx, *grads)")
+
+    # -- ctx API -------------------------------------------------------------------------------
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for ``backward``; in-place changes to them afterwards are detected."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The arrays given to :meth:`save_for_backward`, checked against in-place changes."""
+        if self._released:
+            raise RuntimeError(RETAIN_GRAPH_MESSAGE)
+        versions = getattr(self, "_saved_versions", None)
+        if versions:
+            for i, entry in enumerate(versions):
+                if entry is not None and entry[0][0] != entry[1]:
+                    raise RuntimeError(
+                        f"one of the tensors needed for gradient computation has been modified "
+                        f"by an in-place operation: {type(self).__name__} saved argument {i} at "
+                        f"version {entry[1]}, and it is now at version {entry[0][0]}. Use an "
+                        f"out-of-place op, or .clone() the tensor before modifying it."
+                    )
+        return self._saved
+
+    def mark_non_differentiable(self, *arrays) -> None:
+        """Declare outputs (given as the returned arrays) that never require grad."""
+        self._non_differentiable = arrays
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether missing output gradients reach ``backward`` as zeros (default) or ``None``."""
+        self._materialize_grads = value
+
+    # -- graph building ------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the op on Tensors (and plain Python values) and record it for backward."""
+        Tensor = _tensor_module.Tensor
+        raw = list(args)
+        array_type = None
+        record = False
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                data = a._data
+                if array_type is None:
+                    array_type = type(data)
+                elif type(data) is not array_type or (
+                    array_type is not np.ndarray and data.device != raw[_first_tensor(args)].device
+                ):
+                    raise _device_mismatch(cls, args)
+                raw[i] = data
+                record = record or a._requires_grad
+        record = record and is_grad_enabled()
+        ctx = cls.__new__(cls)
+        ctx._saved = ()
+        ctx._non_differentiable = ()
+        ctx._released = False
+        ctx._hooks = None
+        ctx._materialize_grads = True
+        ctx.needs_input_grad = (
+            tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+            if record
+            else (False,) * len(args)
+        )
+        out = cls.forward(ctx, *raw, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        results = []
+        for nr, o in enumerate(outs):
+            if isinstance(o, np.generic):
+                o = np.asarray(o)
+            grad_out = record and o.dtype.kind == "f"
+            if grad_out and ctx._non_differentiable:
+                grad_out = not any(o is nd for nd in ctx._non_differentiable)
+            results.append(Tensor._make(o, grad_out, ctx if grad_out else None, nr))
+        if cls._view_of is not None:
+            base = args[cls._view_of]
+            results[0]._version_box = base._version_box
+            results[0]._base = base if base._base is None else base._base
+        if record:
+            ctx._next = tuple(
+                a._edge() if isinstance(a, Tensor) and a._requires_grad else None for a in args
+            )
+            if not single:
+                ctx._output_meta = tuple((o.shape, o.dtype) for o in outs)
+            if ctx._saved:
+                ctx._saved_versions = _saved_versions(ctx._saved, args, results, Tensor)
+        return results[0] if single else tuple(results)
+
+    def _release(self) -> None:
+        """Free what backward kept; later use raises the ``retain_graph`` error."""
+        if self._saved or self.__dict__:
+            self._released = True
+        self._saved = ()
+        self.__dict__.clear()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+class AccumulateGrad:
+    """The graph node of a leaf tensor: adds arriving gradients into ``variable.grad``."""
+
+    __slots__ = ("variable", "_hooks", "__weakref__")
+    _next = ()
+    _released = False
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+        self._hooks = None
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def _first_tensor(args) -> int:
+    Tensor = _tensor_module.Tensor
+    return next(i for i, a in enumerate(args) if isinstance(a, Tensor))
+
+
+def _device_mismatch(cls, args) -> RuntimeError:
+    Tensor = _tensor_module.Tensor
+    devices = ", ".join(str(a.device) for a in args if isinstance(a, Tensor))
+    return RuntimeError(
+        f"{cls.__name__}: expected all tensors on the same device, got tensors on {devices}; "
+        f"move them with .to(device) first"
+    )
+
+
+def _saved_versions(saved, args, results, Tensor) -> tuple:
+    """For each saved array that is a tensor's data, its version box and current version."""
+    boxes = {id(a._data): a._version_box for a in args if isinstance(a, Tensor)}
+    boxes.update((id(t._data), t._version_box) for t in results)
+    entries = []
+    for s in saved:
+        box = boxes.get(id(s))
+        entries.append(None if box is None else (box, box[0]))
+    return tuple(entries)
