@@ -236,7 +236,7 @@ def _run_hooks(node, grads: list, Tensor) -> None:
 
 def _accumulate_leaf(leaf, g, Tensor) -> None:
     if leaf._grad is None:
-        if isinstance(g, np.ndarray) and not g.flags.writeable:
+        if not g.flags.c_contiguous or (isinstance(g, np.ndarray) and not g.flags.writeable):
             g = g.copy()
         leaf._grad = Tensor._make(g, False, None, 0)
     else:

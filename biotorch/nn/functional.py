@@ -1,0 +1,11 @@
+"""``biotorch.nn.functional``: neural-network functions, as ``torch.nn.functional``."""
+
+from biotorch.ops.activation import *  # noqa: F403
+from biotorch.ops.attention import *  # noqa: F403
+from biotorch.ops.conv import *  # noqa: F403
+from biotorch.ops.dropout import *  # noqa: F403
+from biotorch.ops.embedding import *  # noqa: F403
+from biotorch.ops.loss import *  # noqa: F403
+from biotorch.ops.normalization import *  # noqa: F403
+from biotorch.ops.pooling import *  # noqa: F403
+from biotorch.ops.softmax import *  # noqa: F403

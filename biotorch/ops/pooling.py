@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the pooling work in progress."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the softmax work in progress."""
+
+__all__: list[str] = []
