@@ -46,9 +46,7 @@ def check_torch_parity(bt_fn, torch_fn, *arrays, rtol=1e-4, atol=1e-5, seed=1, g
     rng = np.random.default_rng(seed)
     diff = [(b, t) for b, t in zip(bt_outs, th_outs, strict=True) if t.requires_grad]
     upstream = [rng.standard_normal(t.shape).astype(np.float32) for _, t in diff]
-    biotorch.autograd.backward(
-        [b for b, _ in diff], [biotorch.tensor(u) for u in upstream]
-    )
+    biotorch.autograd.backward([b for b, _ in diff], [biotorch.tensor(u) for u in upstream])
     torch.autograd.backward([t for _, t in diff], [torch.tensor(u) for u in upstream])
     for i, (b, t) in enumerate(zip(bt_in, th_in, strict=True)):
         if t.grad is None:
