@@ -3,7 +3,20 @@
 from biotorch.data import transforms
 from biotorch.data.alphabets import DNA, PROTEIN, RNA, Alphabet
 from biotorch.data.batching import Batch, SequenceCollator, collate_sequences, pad_sequences
+from biotorch.data.datasets import (
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    current_rng,
+    get_worker_info,
+    random_split,
+)
 from biotorch.data.encoding import RaggedArray, decode, encode, one_hot, reverse_complement
+from biotorch.data.fasta import FastaDataset, FileFormatError, SequenceTableDataset, read_fasta
+from biotorch.data.genome import Genome
+from biotorch.data.intervals import GenomeWindowSampler, IntervalDataset, read_bed
+from biotorch.data.loader import DataLoader, default_collate
 from biotorch.data.samplers import (
     BatchSampler,
     BucketBatchSampler,
@@ -11,6 +24,7 @@ from biotorch.data.samplers import (
     Sampler,
     SequentialSampler,
 )
+from biotorch.data.store import SequenceStore
 from biotorch.data.tokenizers import KmerTokenizer, Vocab
 
 __all__ = [
@@ -35,4 +49,22 @@ __all__ = [
     "BatchSampler",
     "BucketBatchSampler",
     "transforms",
+    "Dataset",
+    "IterableDataset",
+    "Subset",
+    "ConcatDataset",
+    "random_split",
+    "get_worker_info",
+    "current_rng",
+    "DataLoader",
+    "default_collate",
+    "SequenceStore",
+    "read_fasta",
+    "FastaDataset",
+    "SequenceTableDataset",
+    "FileFormatError",
+    "Genome",
+    "read_bed",
+    "IntervalDataset",
+    "GenomeWindowSampler",
 ]

@@ -1,0 +1,565 @@
+"""FASTA and sequence-table datasets: ``read_fasta``, ``FastaDataset``, ``SequenceTableDataset``.
+
+Sequences are encoded once, at construction, into one int8 token buffer
+(:class:`~biotorch.data.store.SequenceStore`); ``dataset[i]`` is ``(tokens, target)`` (or just
+``tokens`` without labels) after ``transform`` / ``target_transform``. Labels come from a table
+keyed by record id, from a ``key=value`` header field, or from one file per class. Bad input
+raises :class:`FileFormatError` naming the file, line and record; records without a label raise,
+or with ``on_missing_label="skip"`` are skipped and counted in a warning.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from biotorch.data.alphabets import DNA, Alphabet
+from biotorch.data.datasets import Dataset, current_rng
+from biotorch.data.encoding import RaggedArray, encode
+from biotorch.data.store import SequenceStore
+from biotorch.data.transforms import apply_transform
+
+__all__ = [
+    "FileFormatError",
+    "FastaRecord",
+    "read_fasta",
+    "read_table",
+    "FastaDataset",
+    "SequenceTableDataset",
+]
+
+PathLike = str | os.PathLike
+
+
+class FileFormatError(ValueError):
+    """A data file is malformed; the message names the file, line and record."""
+
+
+class FastaRecord(NamedTuple):
+    """One FASTA record: ``id`` (header up to the first space), the rest of the header, the
+    sequence, and the 1-based line number of its header."""
+
+    id: str
+    description: str
+    sequence: str
+    line: int
+
+
+class _RawRecord(NamedTuple):
+    id: str
+    description: str
+    chunks: list[bytes]
+    lines: list[int]  # line number of each chunk
+    header_line: int
+
+
+def _open_binary(path: PathLike) -> Any:
+    """Open a plain or gzip-compressed file for binary reading (gzip found by magic bytes)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def _iter_raw_fasta(path: PathLike) -> Iterator[_RawRecord]:
+    """Records of a FASTA file with their line numbers; checks headers, empty and duplicate ids."""
+    seen: dict[str, int] = {}
+    record: _RawRecord | None = None
+    with _open_binary(path) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = raw.rstrip()
+            if line.startswith(b">"):
+                if record is not None:
+                    yield _finish(path, record)
+                header = line[1:].decode("utf-8", errors="replace").strip()
+                name, _, description = header.partition(" ")
+                if not name:
+                    raise FileFormatError(f"{path}, line {lineno}: header has no record id")
+                if name in seen:
+                    raise FileFormatError(
+                        f"{path}, line {lineno}: duplicate record id {name!r} "
+                        f"(first at line {seen[name]})"
+                    )
+                seen[name] = lineno
+                record = _RawRecord(name, description.strip(), [], [], lineno)
+            elif line and not line.startswith(b";"):
+                if record is None:
+                    raise FileFormatError(
+                        f"{path}, line {lineno}: sequence data before the first '>' header; "
+                        "expected a FASTA file"
+                    )
+                record.chunks.append(line)
+                record.lines.append(lineno)
+    if record is None:
+        raise FileFormatError(f"{path}: no FASTA records (no line starts with '>')")
+    yield _finish(path, record)
+
+
+def _finish(path: PathLike, record: _RawRecord) -> _RawRecord:
+    if not record.chunks:
+        raise FileFormatError(
+            f"{path}, line {record.header_line}: record {record.id!r} is empty (no sequence)"
+        )
+    return record
+
+
+def _encode_record(
+    path: PathLike, record: _RawRecord, alphabet: Alphabet, iupac: str
+) -> np.ndarray:
+    """Tokens of one record; a bad character raises with the file line it is on."""
+    try:
+        return encode(b"".join(record.chunks), alphabet, iupac)
+    except ValueError:
+        for chunk, lineno in zip(record.chunks, record.lines, strict=True):
+            try:
+                encode(chunk, alphabet, iupac)
+            except ValueError as err:
+                raise FileFormatError(
+                    f"{path}, line {lineno}: record {record.id!r}: {err}"
+                ) from None
+        raise
+
+
+def read_fasta(
+    path: PathLike, alphabet: Alphabet | None = None, iupac: str = "n"
+) -> Iterator[FastaRecord]:
+    """Stream the records of a FASTA file (plain or gzip).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        FASTA file; gzip compression is detected from the file's first bytes.
+    alphabet : Alphabet, optional
+        When given, every character is checked against it (and ``iupac``).
+    iupac : {"n", "fractional", "error"}
+        Ambiguity-code policy used for the check.
+
+    Raises
+    ------
+    FileFormatError
+        Sequence before the first header, an empty record, a duplicate id, or a character
+        outside ``alphabet``; the message names the file, the line and the record.
+    """
+    for record in _iter_raw_fasta(path):
+        if alphabet is not None:
+            _encode_record(path, record, alphabet, iupac)
+        sequence = b"".join(record.chunks).decode("ascii", errors="replace")
+        yield FastaRecord(record.id, record.description, sequence, record.header_line)
+
+
+def read_table(path: PathLike, sep: str | None = None, **kwargs: Any) -> Any:
+    """Read a CSV/TSV table with pandas; ``sep=None`` picks it from the extension or sniffs it.
+
+    ``.tsv``/``.tab``/``.txt`` (optionally ``.gz``) mean tab, ``.csv`` comma; anything else is
+    sniffed. Extra keyword arguments go to :func:`pandas.read_csv`.
+    """
+    import pandas as pd
+
+    if sep is None:
+        suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+        ext = suffixes[-1] if suffixes else ""
+        sep = {".tsv": "\t", ".tab": "\t", ".txt": "\t", ".csv": ","}.get(ext)
+    if sep is None:
+        return pd.read_csv(path, sep=None, engine="python", **kwargs)
+    return pd.read_csv(path, sep=sep, **kwargs)
+
+
+def _transformed(
+    x: Any,
+    target: Any,
+    transform: Callable[..., Any] | None,
+    target_transform: Callable[..., Any] | None,
+) -> Any:
+    """``(transform(x), target_transform(target))``, or just ``transform(x)`` without a target.
+
+    Transforms that take ``rng=`` get the loader's per-worker stream.
+    """
+    if transform is not None:
+        x = apply_transform(transform, x, current_rng())
+    if target is None:
+        return x
+    if target_transform is not None:
+        target = apply_transform(target_transform, target, current_rng())
+    return x, target
+
+
+class _Where(NamedTuple):
+    """Where a record came from, for messages (``unit`` is "line" in files, "row" in frames)."""
+
+    file: str
+    line: int
+    id: str
+    unit: str = "line"
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.unit} {self.line}: record {self.id!r}"
+
+
+_MULTI_SEP = re.compile(r"[,;|]")
+
+
+def _targets(
+    values: Sequence[Any], multi_label: bool, classes: Sequence[str] | None
+) -> tuple[np.ndarray, list[str] | None, np.ndarray]:
+    """Targets from raw label values (``None``/NaN = missing): ``(targets, classes, missing)``.
+
+    - rows of several values (a list per record): a float32 matrix (multi-label/multi-target);
+    - ``multi_label=True``: strings like ``"a;b"`` -> multi-hot float32 over ``classes``;
+    - strings: int64 class indices into ``classes`` (sorted unique values unless given);
+    - integers: int64 class indices; other numbers: float32.
+    """
+    import pandas as pd
+
+    values = list(values)
+    missing = np.array([_is_missing(v) for v in values], dtype=bool)
+    present = [v for v, m in zip(values, missing, strict=True) if not m]
+    if present and isinstance(present[0], (list, tuple, np.ndarray)):
+        width = len(present[0])
+        out = np.zeros((len(values), width), dtype=np.float32)
+        for i, v in enumerate(values):
+            if not missing[i]:
+                out[i] = np.asarray(v, dtype=np.float32)
+        return out, None, missing
+    if multi_label:
+        sets = [set() if m else {s.strip() for s in _MULTI_SEP.split(str(v))} - {""}
+                for v, m in zip(values, missing, strict=True)]  # fmt: skip
+        classes = list(classes) if classes is not None else sorted(set().union(*sets))
+        _check_known(sets, classes)
+        out = np.zeros((len(values), len(classes)), dtype=np.float32)
+        index = {c: j for j, c in enumerate(classes)}
+        for i, labels in enumerate(sets):
+            out[i, [index[c] for c in labels]] = 1.0
+        return out, classes, missing
+    series = pd.Series(present)
+    if classes is not None or not pd.api.types.is_numeric_dtype(series):
+        names = [str(v) for v in present]
+        classes = list(classes) if classes is not None else sorted(set(names))
+        _check_known([{n} for n in names], classes)
+        index = {c: j for j, c in enumerate(classes)}
+        out = np.zeros(len(values), dtype=np.int64)
+        out[~missing] = [index[n] for n in names]
+        return out, classes, missing
+    numeric = series.to_numpy()
+    integral = numeric.dtype.kind in "iub" or bool(np.all(np.mod(numeric, 1) == 0))
+    out = np.zeros(len(values), dtype=np.int64 if integral else np.float32)
+    out[~missing] = numeric
+    return out, None, missing
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, str):
+        return not value.strip()
+    return False
+
+
+def _check_known(label_sets: list[set[str]], classes: Sequence[str]) -> None:
+    known = set(classes)
+    unknown = sorted(set().union(*label_sets) - known)
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} are not in classes={list(classes)}")
+
+
+def _table_labels(
+    table: Any, ids: Sequence[str], id_column: str, label_columns: str | Sequence[str]
+) -> list[Any]:
+    """Label value of each id from a DataFrame or CSV/TSV path (``None`` for absent ids)."""
+    import pandas as pd
+
+    name = str(table) if not isinstance(table, pd.DataFrame) else "labels DataFrame"
+    df = table if isinstance(table, pd.DataFrame) else read_table(table, dtype={id_column: str})
+    columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
+    absent = [c for c in [id_column, *columns] if c not in df.columns]
+    if absent:
+        raise ValueError(
+            f"{name}: no column(s) {absent}; it has {list(df.columns)} "
+            f"(set id_column= and label_columns=)"
+        )
+    keys = df[id_column].astype(str).to_numpy()
+    dup = pd.Series(keys).duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise FileFormatError(
+            f"{name}, line {row + 2}: duplicate id {keys[row]!r} in {id_column!r}"
+        )
+    if isinstance(label_columns, str):
+        rows = df[label_columns].tolist()
+    else:
+        block = df[columns]
+        nan = block.isna().any(axis=1).to_numpy()
+        rows = [None if m else r for r, m in zip(block.to_numpy().tolist(), nan, strict=True)]
+    lookup = dict(zip(keys, rows, strict=True))
+    unused = len(set(keys) - set(ids))
+    if unused:
+        warnings.warn(f"{name}: {unused} label row(s) match no sequence id", stacklevel=3)
+    return [lookup.get(i) for i in ids]
+
+
+def _header_labels(descriptions: Sequence[str], field: str) -> list[str | None]:
+    """Value of ``field=value`` in each header description (``None`` where absent)."""
+    pattern = re.compile(rf"(?:^|[\s|;]){re.escape(field)}=([^\s|;]+)")
+    found = [pattern.search(d) for d in descriptions]
+    return [m.group(1) if m else None for m in found]
+
+
+class _LabeledSequences(Dataset):
+    """Shared part of the sequence datasets: a store, targets, transforms and missing labels."""
+
+    def _setup(
+        self,
+        tokens: list[np.ndarray],
+        where: list[_Where],
+        values: list[Any] | None,
+        multi_label: bool,
+        classes: Sequence[str] | None,
+        on_missing_label: str,
+        transform: Callable[..., Any] | None,
+        target_transform: Callable[..., Any] | None,
+    ) -> None:
+        if on_missing_label not in ("error", "skip"):
+            raise ValueError(f"on_missing_label={on_missing_label!r}, expected 'error' or 'skip'")
+        self.transform = transform
+        self.target_transform = target_transform
+        self.classes: list[str] | None = None
+        self.targets: np.ndarray | None = None
+        self.skipped = 0
+        keep = np.arange(len(tokens))
+        if values is not None:
+            try:
+                targets, self.classes, missing = _targets(values, multi_label, classes)
+            except ValueError as err:
+                raise ValueError(f"{type(self).__name__}: {err}") from None
+            if missing.any():
+                first = where[int(np.flatnonzero(missing)[0])]
+                if on_missing_label == "error":
+                    raise ValueError(
+                        f"{type(self).__name__}: {first} has no label ({int(missing.sum())} "
+                        "record(s) lack one); pass on_missing_label='skip' to skip them"
+                    )
+                self.skipped = int(missing.sum())
+                warnings.warn(
+                    f"{type(self).__name__}: skipped {self.skipped} record(s) without a label "
+                    f"(first: {first})",
+                    stacklevel=3,
+                )
+            keep = np.flatnonzero(~missing)
+            self.targets = targets[keep]
+        ids = [where[i].id for i in keep]
+        self.store = SequenceStore(RaggedArray.from_arrays(tokens[i] for i in keep), ids)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Record id of every sample."""
+        return self.store.ids
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Sequence length of every sample (for length-bucketed batching)."""
+        return self.store.lengths
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, index: int) -> Any:
+        target = None if self.targets is None else self.targets[index]
+        return _transformed(self.store[index], target, self.transform, self.target_transform)
+
+
+class FastaDataset(_LabeledSequences):
+    """Sequences of FASTA files (plain or gzip) with optional labels.
+
+    Parameters
+    ----------
+    path : str, PathLike or mapping of class name to path
+        One FASTA file, or one file per class (``{"bound": "pos.fa", "unbound": "neg.fa"}``;
+        the target is the class index in mapping order).
+    alphabet : Alphabet
+        ``DNA`` (default), ``RNA``, ``PROTEIN`` or a custom alphabet; other characters raise.
+    labels : str, PathLike or pandas.DataFrame, optional
+        Table keyed by record id (CSV/TSV, see :func:`read_table`).
+    label_columns : str or list of str
+        Label column (single-label or, with ``multi_label``, delimited labels) or several
+        columns (a float32 vector per record: multi-label 0/1 or multi-target).
+    id_column : str
+        Column of ``labels`` holding the record ids.
+    label_from_header : str, optional
+        Take the label from a ``field=value`` in the header, e.g. ``"label"`` for
+        ``>seq1 label=bound``.
+    multi_label : bool
+        Labels are delimited class sets (``"a;b"``, ``"a,b"`` or ``"a|b"``): multi-hot targets.
+    classes : list of str, optional
+        Class names in target order (default: sorted labels).
+    transform, target_transform : callable, optional
+        Applied to the int8 tokens and the target; called with ``rng=`` (the loader's worker
+        stream) when they accept it.
+    on_missing_label : {"error", "skip"}
+        What to do with records without a label.
+    iupac : {"n", "fractional", "error"}
+        Ambiguity-code policy of the encoding.
+
+    Attributes
+    ----------
+    ids, lengths, targets, classes, skipped : per-sample ids, lengths, targets (int64 classes,
+        float32 values or multi-hot rows), class names and the number of skipped records.
+
+    Examples
+    --------
+    >>> ds = FastaDataset({"bound": "pos.fa", "unbound": "neg.fa"})  # doctest: +SKIP
+    >>> tokens, target = ds[0]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: PathLike | Mapping[str, PathLike],
+        alphabet: Alphabet = DNA,
+        labels: Any = None,
+        label_columns: str | Sequence[str] = "label",
+        id_column: str = "id",
+        label_from_header: str | None = None,
+        multi_label: bool = False,
+        classes: Sequence[str] | None = None,
+        transform: Callable[..., Any] | None = None,
+        target_transform: Callable[..., Any] | None = None,
+        on_missing_label: str = "error",
+        iupac: str = "n",
+    ) -> None:
+        per_class = isinstance(path, Mapping)
+        if sum([per_class, labels is not None, label_from_header is not None]) > 1:
+            raise ValueError(
+                "FastaDataset: give labels by one of a {class: path} mapping, labels= or "
+                "label_from_header=, not several"
+            )
+        files = list(path.items()) if per_class else [(None, path)]
+        self.alphabet = alphabet
+        tokens: list[np.ndarray] = []
+        where: list[_Where] = []
+        descriptions: list[str] = []
+        class_values: list[str] = []
+        first_seen: dict[str, _Where] = {}
+        for class_name, file in files:
+            for record in _iter_raw_fasta(file):
+                here = _Where(str(file), record.header_line, record.id)
+                if record.id in first_seen:
+                    raise FileFormatError(
+                        f"{here}: duplicate record id (first in {first_seen[record.id]})"
+                    )
+                first_seen[record.id] = here
+                tokens.append(_encode_record(file, record, alphabet, iupac))
+                where.append(here)
+                descriptions.append(record.description)
+                class_values.append(class_name)
+        values = None
+        if per_class:
+            values, classes = class_values, [str(c) for c in path]
+        elif labels is not None:
+            values = _table_labels(labels, [w.id for w in where], id_column, label_columns)
+        elif label_from_header is not None:
+            values = _header_labels(descriptions, label_from_header)
+        self._setup(
+            tokens,
+            where,
+            values,
+            multi_label,
+            classes,
+            on_missing_label,
+            transform,
+            target_transform,
+        )
+
+
+class SequenceTableDataset(_LabeledSequences):
+    """Sequences and labels from a CSV/TSV table (``sequence,label`` and the like).
+
+    Parameters
+    ----------
+    path : str, PathLike or pandas.DataFrame
+        The table (CSV/TSV, optionally gzip; see :func:`read_table`).
+    sequence_column : str
+        Column of sequences.
+    label_columns : str, list of str or None
+        Label column(s), as for :class:`FastaDataset`; ``None`` for unlabeled sequences.
+    id_column : str, optional
+        Column of record ids (default: row numbers).
+    sep : str, optional
+        Field separator; ``None`` picks it from the extension or sniffs it.
+    alphabet, multi_label, classes, transform, target_transform, on_missing_label, iupac
+        As for :class:`FastaDataset`.
+    """
+
+    def __init__(
+        self,
+        path: PathLike | Any,
+        sequence_column: str = "sequence",
+        label_columns: str | Sequence[str] | None = "label",
+        id_column: str | None = None,
+        sep: str | None = None,
+        alphabet: Alphabet = DNA,
+        multi_label: bool = False,
+        classes: Sequence[str] | None = None,
+        transform: Callable[..., Any] | None = None,
+        target_transform: Callable[..., Any] | None = None,
+        on_missing_label: str = "error",
+        iupac: str = "n",
+    ) -> None:
+        import pandas as pd
+
+        is_frame = isinstance(path, pd.DataFrame)
+        name = "DataFrame" if is_frame else str(path)
+        columns = [] if label_columns is None else [label_columns]
+        if isinstance(label_columns, (list, tuple)):
+            columns = list(label_columns)
+        if not is_frame:
+            dtypes = {c: str for c in (sequence_column, id_column) if c is not None}
+            na = {c: ["", "NA", "NaN", "nan", "N/A"] for c in columns}
+            df = read_table(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=na)
+        else:
+            df = path
+        absent = [c for c in [sequence_column, id_column, *columns] if c and c not in df.columns]
+        if absent:
+            raise ValueError(
+                f"SequenceTableDataset: {name} has no column(s) {absent}; it has {list(df.columns)}"
+            )
+        self.alphabet = alphabet
+        ids = df[id_column].astype(str).tolist() if id_column else [str(i) for i in range(len(df))]
+        # file line of row i is i + 2 (after the header line); frames are named by row
+        first, unit = (0, "row") if is_frame else (2, "line")
+        where = [_Where(name, first + i, rid, unit) for i, rid in enumerate(ids)]
+        tokens = [
+            self._encode(s, w, iupac) for s, w in zip(df[sequence_column], where, strict=True)
+        ]
+        values = None
+        if label_columns is not None:
+            if isinstance(label_columns, str):
+                values = [None if _is_missing(v) else v for v in df[label_columns].tolist()]
+            else:
+                block = df[columns].apply(pd.to_numeric, errors="coerce")
+                nan = block.isna().any(axis=1).to_numpy()
+                rows = block.to_numpy().tolist()
+                values = [None if m else r for r, m in zip(rows, nan, strict=True)]
+        self._setup(
+            tokens,
+            where,
+            values,
+            multi_label,
+            classes,
+            on_missing_label,
+            transform,
+            target_transform,
+        )
+
+    def _encode(self, sequence: Any, where: _Where, iupac: str) -> np.ndarray:
+        if _is_missing(sequence):
+            raise FileFormatError(f"{where}: empty sequence")
+        try:
+            return encode(str(sequence).strip(), self.alphabet, iupac)
+        except ValueError as err:
+            raise FileFormatError(f"{where}: {err}") from None
