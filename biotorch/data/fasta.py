@@ -269,6 +269,20 @@ def _check_known(label_sets: list[set[str]], classes: Sequence[str]) -> None:
         raise ValueError(f"labels {unknown[:5]} are not in classes={list(classes)}")
 
 
+def _label_values(df: Any, label_columns: str | Sequence[str]) -> list[Any]:
+    """Raw label of each row: the column's value, or a list of numbers for several columns.
+
+    Missing values (NaN, empty) give ``None``.
+    """
+    import pandas as pd
+
+    if isinstance(label_columns, str):
+        return [None if _is_missing(v) else v for v in df[label_columns].tolist()]
+    block = df[list(label_columns)].apply(pd.to_numeric, errors="coerce")
+    nan = block.isna().any(axis=1).to_numpy()
+    return [None if m else r for r, m in zip(block.to_numpy().tolist(), nan, strict=True)]
+
+
 def _table_labels(
     table: Any, ids: Sequence[str], id_column: str, label_columns: str | Sequence[str]
 ) -> list[Any]:
@@ -291,13 +305,7 @@ def _table_labels(
         raise FileFormatError(
             f"{name}, line {row + 2}: duplicate id {keys[row]!r} in {id_column!r}"
         )
-    if isinstance(label_columns, str):
-        rows = df[label_columns].tolist()
-    else:
-        block = df[columns]
-        nan = block.isna().any(axis=1).to_numpy()
-        rows = [None if m else r for r, m in zip(block.to_numpy().tolist(), nan, strict=True)]
-    lookup = dict(zip(keys, rows, strict=True))
+    lookup = dict(zip(keys, _label_values(df, label_columns), strict=True))
     unused = len(set(keys) - set(ids))
     if unused:
         warnings.warn(f"{name}: {unused} label row(s) match no sequence id", stacklevel=3)
@@ -322,13 +330,9 @@ class _LabeledSequences(Dataset):
         multi_label: bool,
         classes: Sequence[str] | None,
         on_missing_label: str,
-        transform: Callable[..., Any] | None,
-        target_transform: Callable[..., Any] | None,
     ) -> None:
         if on_missing_label not in ("error", "skip"):
             raise ValueError(f"on_missing_label={on_missing_label!r}, expected 'error' or 'skip'")
-        self.transform = transform
-        self.target_transform = target_transform
         self.classes: list[str] | None = None
         self.targets: np.ndarray | None = None
         self.skipped = 0
@@ -464,16 +468,8 @@ class FastaDataset(_LabeledSequences):
             values = _table_labels(labels, [w.id for w in where], id_column, label_columns)
         elif label_from_header is not None:
             values = _header_labels(descriptions, label_from_header)
-        self._setup(
-            tokens,
-            where,
-            values,
-            multi_label,
-            classes,
-            on_missing_label,
-            transform,
-            target_transform,
-        )
+        self.transform, self.target_transform = transform, target_transform
+        self._setup(tokens, where, values, multi_label, classes, on_missing_label)
 
 
 class SequenceTableDataset(_LabeledSequences):
@@ -538,23 +534,9 @@ class SequenceTableDataset(_LabeledSequences):
         ]
         values = None
         if label_columns is not None:
-            if isinstance(label_columns, str):
-                values = [None if _is_missing(v) else v for v in df[label_columns].tolist()]
-            else:
-                block = df[columns].apply(pd.to_numeric, errors="coerce")
-                nan = block.isna().any(axis=1).to_numpy()
-                rows = block.to_numpy().tolist()
-                values = [None if m else r for r, m in zip(rows, nan, strict=True)]
-        self._setup(
-            tokens,
-            where,
-            values,
-            multi_label,
-            classes,
-            on_missing_label,
-            transform,
-            target_transform,
-        )
+            values = _label_values(df, label_columns)
+        self.transform, self.target_transform = transform, target_transform
+        self._setup(tokens, where, values, multi_label, classes, on_missing_label)
 
     def _encode(self, sequence: Any, where: _Where, iupac: str) -> np.ndarray:
         if _is_missing(sequence):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from biotorch.data.datasets import Dataset, get_worker_info
-from biotorch.data.fasta import FileFormatError, _targets, _transformed
+from biotorch.data.fasta import FileFormatError, _label_values, _targets, _transformed
 from biotorch.data.genome import Genome
 
 __all__ = [
@@ -263,10 +263,7 @@ class IntervalDataset(_WindowDataset):
         self.targets = None
         self.classes = None
         if label_columns is not None:
-            if isinstance(label_columns, str):
-                values = df[label_columns].tolist()
-            else:
-                values = df[list(label_columns)].astype(np.float32).to_numpy().tolist()
+            values = _label_values(df, label_columns)
             self.targets, self.classes, missing = _targets(values, False, None)
             if missing.any():
                 line = int(df["line"].iloc[int(np.flatnonzero(missing)[0])])
