@@ -351,6 +351,7 @@ class Tensor:
             separator=", ",
             prefix="tensor(",
             precision=4,
+            floatmode="maxprec_equal",
             threshold=200,
             edgeitems=3,
         )

@@ -105,20 +105,25 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run the op on Tensors (and plain Python values) and record it for backward."""
         Tensor = _tensor_module.Tensor
-        raw = list(args)
-        array_type = None
+        raw = []
+        needs = []
+        first = None
         record = False
-        for i, a in enumerate(args):
+        for a in args:
             if isinstance(a, Tensor):
                 data = a._data
-                if array_type is None:
-                    array_type = type(data)
-                elif type(data) is not array_type or (
-                    array_type is not np.ndarray and data.device != raw[_first_tensor(args)].device
+                if first is None:
+                    first = data
+                elif type(data) is not type(first) or (
+                    type(data) is not np.ndarray and data.device != first.device
                 ):
                     raise _device_mismatch(cls, args)
-                raw[i] = data
+                raw.append(data)
+                needs.append(a._requires_grad)
                 record = record or a._requires_grad
+            else:
+                raw.append(a)
+                needs.append(False)
         record = record and is_grad_enabled()
         ctx = cls.__new__(cls)
         ctx._saved = ()
@@ -126,11 +131,7 @@ class Function:
         ctx._released = False
         ctx._hooks = None
         ctx._materialize_grads = True
-        ctx.needs_input_grad = (
-            tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-            if record
-            else (False,) * len(args)
-        )
+        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
         out = cls.forward(ctx, *raw, **kwargs)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
@@ -148,12 +149,12 @@ class Function:
             results[0]._base = base if base._base is None else base._base
         if record:
             ctx._next = tuple(
-                a._edge() if isinstance(a, Tensor) and a._requires_grad else None for a in args
+                [a._edge() if need else None for a, need in zip(args, needs, strict=True)]
             )
             if not single:
-                ctx._output_meta = tuple((o.shape, o.dtype) for o in outs)
+                ctx._output_meta = tuple([(o.shape, o.dtype) for o in outs])
             if ctx._saved:
-                ctx._saved_versions = _saved_versions(ctx._saved, args, results, Tensor)
+                ctx._saved_versions = _saved_versions(ctx._saved, args, results)
         return results[0] if single else tuple(results)
 
     def _release(self) -> None:
@@ -185,11 +186,6 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
 
-def _first_tensor(args) -> int:
-    Tensor = _tensor_module.Tensor
-    return next(i for i, a in enumerate(args) if isinstance(a, Tensor))
-
-
 def _device_mismatch(cls, args) -> RuntimeError:
     Tensor = _tensor_module.Tensor
     devices = ", ".join(str(a.device) for a in args if isinstance(a, Tensor))
@@ -199,12 +195,14 @@ def _device_mismatch(cls, args) -> RuntimeError:
     )
 
 
-def _saved_versions(saved, args, results, Tensor) -> tuple:
-    """For each saved array that is a tensor's data, its version box and current version."""
-    boxes = {id(a._data): a._version_box for a in args if isinstance(a, Tensor)}
-    boxes.update((id(t._data), t._version_box) for t in results)
+def _saved_versions(saved, args, results) -> tuple:
+    """For each saved array that is an input's or output's data, its version box and version."""
     entries = []
     for s in saved:
-        box = boxes.get(id(s))
-        entries.append(None if box is None else (box, box[0]))
+        entry = None
+        for t in (*args, *results):
+            if getattr(t, "_data", None) is s:
+                entry = (t._version_box, t._version_box[0])
+                break
+        entries.append(entry)
     return tuple(entries)

@@ -7,12 +7,17 @@ import threading
 
 __all__ = ["is_grad_enabled", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]
 
-_state = threading.local()
+
+class _State(threading.local):
+    enabled = True
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations on this thread record a graph for backward."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(mode: bool) -> None:

@@ -31,14 +31,14 @@ def promote(name: str, a, b):
     a higher category than the tensor (an int tensor times 0.5 becomes a float32 tensor times 0.5).
     NumPy then keeps the tensor's dtype for the scalar (NEP 50), as PyTorch does.
     """
-    _check(name, "input", a)
-    _check(name, "other", b)
     a_is_t, b_is_t = isinstance(a, Tensor), isinstance(b, Tensor)
     if a_is_t and b_is_t:
         if a._data.dtype == b._data.dtype:
             return a, b
         target = result_type([(a.ndim, a.dtype), (b.ndim, b.dtype)])
         return a.to(target), b.to(target)
+    _check(name, "input", a)
+    _check(name, "other", b)
     if a_is_t or b_is_t:
         t, s = (a, b) if a_is_t else (b, a)
         s = s.item() if isinstance(s, np.generic) else s
