@@ -131,12 +131,14 @@ class _Fetcher:
         self,
         dataset: Any,
         is_iterable: bool,
+        auto_collation: bool,
         batch_size: int | None,
         drop_last: bool,
         collate_fn: Callable[[Any], Any],
     ) -> None:
         self.dataset = dataset
         self.is_iterable = is_iterable
+        self.auto_collation = auto_collation
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.collate_fn = collate_fn
@@ -148,7 +150,7 @@ class _Fetcher:
     def fetch(self, indices: Any) -> Any:
         """A collated batch; raises ``StopIteration`` when an iterable dataset is exhausted."""
         if not self.is_iterable:
-            if self.batch_size is None:
+            if not self.auto_collation:
                 return self.collate_fn(self.dataset[indices])
             return self.collate_fn([self.dataset[i] for i in indices])
         if self.batch_size is None:
@@ -508,7 +510,12 @@ class DataLoader:
 
     def _make_fetcher(self) -> _Fetcher:
         return _Fetcher(
-            self.dataset, self.is_iterable, self.batch_size, self.drop_last, self.collate_fn
+            self.dataset,
+            self.is_iterable,
+            self._auto_collation,
+            self.batch_size,
+            self.drop_last,
+            self.collate_fn,
         )
 
     def _index_tasks(self, epoch: int) -> Iterator[Any]:
