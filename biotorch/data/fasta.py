@@ -227,8 +227,10 @@ def _targets(
                 out[i] = np.asarray(v, dtype=np.float32)
         return out, None, missing
     if multi_label:
-        sets = [set() if m else {s.strip() for s in _MULTI_SEP.split(str(v))} - {""}
-                for v, m in zip(values, missing, strict=True)]  # fmt: skip
+        sets = [
+            set() if m else {s.strip() for s in _MULTI_SEP.split(str(v))} - {""}
+            for v, m in zip(values, missing, strict=True)
+        ]
         classes = list(classes) if classes is not None else sorted(set().union(*sets))
         _check_known(sets, classes)
         out = np.zeros((len(values), len(classes)), dtype=np.float32)

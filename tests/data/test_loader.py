@@ -45,7 +45,7 @@ class Slow(Dataset):
         return 2
 
     def __getitem__(self, i: int):
-        time.sleep(5)
+        time.sleep(2)
         return np.zeros(1)
 
 

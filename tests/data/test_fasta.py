@@ -1,0 +1,172 @@
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from genomic_files import write_fasta
+
+from biotorch.data import (
+    DNA,
+    PROTEIN,
+    FastaDataset,
+    FileFormatError,
+    SequenceStore,
+    SequenceTableDataset,
+    decode,
+    encode,
+    read_fasta,
+)
+
+RECORDS = {"r1 label=pos": "ACGTACGTAAC", "r2 label=neg": "ggNNcc", "r3 label=pos": "TTTTA"}
+
+
+@pytest.mark.parametrize("name", ["a.fa", "a.fa.gz"])
+def test_read_fasta_plain_and_gzip(tmp_path, name):
+    path = write_fasta(tmp_path / name, RECORDS, width=4)
+    records = list(read_fasta(path, DNA))
+    assert [r.id for r in records] == ["r1", "r2", "r3"]
+    assert [r.sequence for r in records] == list(RECORDS.values())
+    assert records[1].description == "label=neg" and records[1].line == 5
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("ACGT\n>r1\nAC\n", r"line 1: sequence data before the first '>' header"),
+        (">r1\nAC\n>r2\n>r3\nGG\n", r"line 3: record 'r2' is empty"),
+        (">r1\nAC\n>r2\n", r"line 3: record 'r2' is empty"),
+        (
+            ">r1\nAC\n>r2\nGG\n>r1 again\nTT\n",
+            r"line 5: duplicate record id 'r1' \(first at line 1\)",
+        ),
+        (">r1\nACGT\nAC\n>r2\nGGTT\nGGJT\n", r"line 6: record 'r2': .*invalid character 'J'"),
+        ("\n\n", "no FASTA records"),
+    ],
+)
+def test_fasta_errors_name_file_line_and_record(tmp_path, text, match):
+    path = tmp_path / "bad.fa"
+    path.write_text(text)
+    with pytest.raises(FileFormatError, match=match) as info:
+        list(read_fasta(path, DNA))
+    assert str(path) in str(info.value)
+    with pytest.raises(FileFormatError, match=match):
+        FastaDataset(path)
+
+
+def test_dataset_tokens_and_store(tmp_path):
+    path = write_fasta(tmp_path / "a.fa", RECORDS)
+    ds = FastaDataset(path)
+    assert len(ds) == 3 and ds.ids.tolist() == ["r1", "r2", "r3"]
+    assert ds.lengths.tolist() == [11, 6, 5]
+    assert decode(ds[1], DNA) == "GGNNCC" and ds[1].dtype == np.int8
+    assert not ds[0].flags.writeable
+    store = ds.store
+    assert isinstance(store, SequenceStore) and store.sequences.data.size == 22
+    # a pickled dataset carries a few buffers, not one Python object per sequence
+    many = FastaDataset(write_fasta(tmp_path / "m.fa", {f"s{i}": "ACGTA" for i in range(3000)}))
+    assert len(pickle.dumps(many)) < 5000 + many.store.nbytes + many.ids.nbytes
+
+
+def test_labels_from_header_classes_and_skip(tmp_path):
+    path = write_fasta(tmp_path / "a.fa", {**RECORDS, "r4": "ACG", "r5 x=1": "GG"})
+    with pytest.raises(ValueError, match=r"a.fa, line \d+: record 'r4' has no label \(2 record"):
+        FastaDataset(path, label_from_header="label")
+    with pytest.warns(UserWarning, match=r"skipped 2 record\(s\) without a label.*'r4'"):
+        ds = FastaDataset(path, label_from_header="label", on_missing_label="skip")
+    assert ds.classes == ["neg", "pos"] and ds.targets.tolist() == [1, 0, 1]
+    assert ds.skipped == 2 and len(ds) == 3
+    with pytest.warns(UserWarning, match="skipped 2"):
+        ds = FastaDataset(
+            path, label_from_header="label", classes=["pos", "neg"], on_missing_label="skip"
+        )
+    assert ds.targets.tolist() == [0, 1, 0]
+
+
+def test_one_file_per_class(tmp_path):
+    pos = write_fasta(tmp_path / "pos.fa", {"p1": "ACGT", "p2": "AA"})
+    neg = write_fasta(tmp_path / "neg.fa.gz", {"n1": "GG"})
+    ds = FastaDataset({"bound": pos, "unbound": neg})
+    assert ds.classes == ["bound", "unbound"]
+    assert [(decode(x), int(y)) for x, y in (ds[i] for i in range(3))] == [
+        ("ACGT", 0),
+        ("AA", 0),
+        ("GG", 1),
+    ]
+    dup = write_fasta(tmp_path / "dup.fa", {"p1": "C"})
+    with pytest.raises(FileFormatError, match=r"dup.fa, line 1: record 'p1': duplicate record id"):
+        FastaDataset({"a": pos, "b": dup})
+
+
+@pytest.mark.parametrize("sep, name", [(",", "labels.csv"), ("\t", "labels.tsv")])
+def test_labels_table_single_multi_and_columns(tmp_path, sep, name):
+    path = write_fasta(tmp_path / "a.fa", RECORDS)
+    table = pd.DataFrame(
+        {"id": ["r3", "r1", "r2", "extra"], "cls": [2, 0, 1, 1], "tags": ["a;b", "b", "", "a"]}
+    )
+    table["t1"], table["t2"] = [1.0, 0.0, 0.5, 1.0], [0, 1, 1, 0]
+    labels = tmp_path / name
+    table.to_csv(labels, sep=sep, index=False)
+    with pytest.warns(UserWarning, match="1 label row"):
+        ds = FastaDataset(path, labels=labels, label_columns="cls")
+    assert ds.targets.dtype == np.int64 and ds.targets.tolist() == [0, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = dict(label_columns="tags", multi_label=True, on_missing_label="skip")
+        multi = FastaDataset(path, labels=table, **kw)
+        cols = FastaDataset(path, labels=labels, label_columns=["t1", "t2"])
+    assert multi.classes == ["a", "b"] and multi.ids.tolist() == ["r1", "r3"]
+    assert multi.targets.tolist() == [[0, 1], [1, 1]]
+    assert cols.targets.dtype == np.float32
+    assert cols.targets.tolist() == [[0.0, 1.0], [0.5, 1.0], [1.0, 0.0]]
+    x, y = cols[2]
+    assert decode(x) == "TTTTA" and y.tolist() == [1.0, 0.0]
+
+
+def test_missing_label_column_and_protein(tmp_path):
+    path = write_fasta(tmp_path / "p.fa", {"p1": "MKVL", "p2": "ACDY"})
+    ds = FastaDataset(path, alphabet=PROTEIN)
+    assert ds[0].tolist() == encode("MKVL", PROTEIN).tolist()
+    with pytest.raises(ValueError, match=r"no column\(s\) \['label'\]"):
+        FastaDataset(path, alphabet=PROTEIN, labels=pd.DataFrame({"id": ["p1"], "y": [1]}))
+
+
+def test_transforms_get_the_loader_stream(tmp_path):
+    path = write_fasta(tmp_path / "a.fa", RECORDS)
+    seen = []
+
+    def jitter(x, rng):
+        seen.append(rng)
+        return x[::-1]
+
+    add = lambda y: y + 10  # noqa: E731
+    ds = FastaDataset(path, label_from_header="label", transform=jitter, target_transform=add)
+    x, y = ds[2]
+    assert decode(x) == "ATTTT" and y == 11 and isinstance(seen[0], np.random.Generator)
+
+
+def test_sequence_table(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("name,sequence,label\na,ACGT,bound\nb,GGA,unbound\nc,T,bound\n")
+    ds = SequenceTableDataset(csv, id_column="name")
+    assert ds.ids.tolist() == ["a", "b", "c"] and ds.classes == ["bound", "unbound"]
+    assert [decode(ds[i][0]) for i in range(3)] == ["ACGT", "GGA", "T"]
+    assert ds.targets.tolist() == [0, 1, 0]
+    tsv = tmp_path / "t.txt"
+    tsv.write_text("sequence\tlabel\nACGT\t1.5\nNA\t\n")
+    with pytest.raises(ValueError, match=r"t.txt, line 3: record '1' has no label"):
+        SequenceTableDataset(tsv)
+    with pytest.warns(UserWarning, match="skipped 1"):
+        ds = SequenceTableDataset(tsv, on_missing_label="skip")
+    assert ds.targets.dtype == np.float32 and ds.targets.tolist() == [1.5]
+    frame = pd.DataFrame({"sequence": ["ACGT", "AC*T"], "label": [0, 1]})
+    with pytest.raises(
+        FileFormatError, match=r"DataFrame, row 1: record '1': .*'\*' at position 2"
+    ):
+        SequenceTableDataset(frame)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,label\nACGT,0\n,1\n")
+    with pytest.raises(FileFormatError, match=r"bad.csv, line 3: record '1': empty sequence"):
+        SequenceTableDataset(bad)
+    unlabeled = SequenceTableDataset(csv, label_columns=None)
+    assert unlabeled.targets is None and decode(unlabeled[1]) == "GGA"
