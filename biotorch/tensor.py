@@ -346,22 +346,22 @@ class Tensor:
 
     # -- printing ------------------------------------------------------------------------------
     def __repr__(self) -> str:
+        data = backend.to_device(self._data, backend.CPU)
+        finite = data[np.isfinite(data)] if data.dtype.kind == "f" else data
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
         values = np.array2string(
-            backend.to_device(self._data, backend.CPU),
+            data,
             separator=", ",
             prefix="tensor(",
             precision=4,
-            floatmode="maxprec_equal",
+            floatmode="maxprec" if integral else "fixed",
             threshold=200,
             edgeitems=3,
         )
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
-        if (
-            self._data.dtype not in (get_default_dtype().numpy, np.int64, np.bool_)
-            or self._data.size == 0
-        ):
+        if self._data.dtype not in (get_default_dtype().numpy, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
         if self._grad_fn is not None:
             extras.append(f"grad_fn={self._grad_fn!r}")
