@@ -86,19 +86,17 @@ def _numeric_jacobian(fn, inputs, wrt, k, eps) -> list:
             for e in range(flat.size):
                 original = flat[e].item()
                 flat[e] = original + eps
-                plus = _outputs(fn, inputs)
+                plus = _pick_output(_outputs(fn, inputs), k, Tensor)
                 flat[e] = original - eps
-                minus = _outputs(fn, inputs)
+                minus = _pick_output(_outputs(fn, inputs), k, Tensor)
                 flat[e] = original
-                diff = [o for o in zip(plus, minus, strict=True) if isinstance(o[0], Tensor)]
-                p, m = _pick_output(diff, k)
-                cols.append(((p - m) / (2 * eps)).reshape(-1))
+                cols.append(((plus - minus) / (2 * eps)).reshape(-1))
             jacobians.append(np.stack(cols, axis=1) if cols else np.zeros((1, 0)))
     return jacobians
 
 
-def _pick_output(pairs, k):
-    """The k-th differentiable output's values (outputs that require grad, in order)."""
-    floats = [(p, m) for p, m in pairs if p.is_floating_point()]
-    p, m = floats[k]
-    return np.asarray(p.cpu()._data, dtype=np.float64), np.asarray(m.cpu()._data, dtype=np.float64)
+def _pick_output(outputs, k, Tensor):
+    """A float64 copy of the k-th floating output's values (taken now: an output may be a view
+    of the input that the next perturbation changes)."""
+    floats = [o for o in outputs if isinstance(o, Tensor) and o.is_floating_point()]
+    return np.array(floats[k].cpu()._data, dtype=np.float64)
