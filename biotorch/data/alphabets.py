@@ -107,11 +107,12 @@ class Alphabet:
         self._token_symbols = self.letters + self.unknown + "\0" + self.ambiguity_codes
         self._decode = np.frombuffer(self._token_symbols.encode("ascii"), dtype=np.uint8).copy()
         self._encode = {policy: self._byte_table(policy) for policy in IUPAC_POLICIES}
-        self._lower = np.zeros(256, dtype=bool)
-        self._lower[[ord(c.lower()) for c in symbols if c.lower() != c]] = True
+        lower = np.zeros(256, dtype=np.uint8)
+        lower[[ord(c.lower()) for c in symbols if c.lower() != c]] = 1
+        self._lower = lower.tobytes()  # bytes.translate table: 1 for lowercase letters
         self._one_hot_rows = self._fractions(ambiguity)
         self.complement = None if complement is None else self._complement_map(complement)
-        for table in (self._decode, self._lower, self._one_hot_rows, *self._encode.values()):
+        for table in (self._decode, self._one_hot_rows, *self._encode.values()):
             table.flags.writeable = False
 
     def _byte_table(self, iupac: str) -> np.ndarray:

@@ -146,20 +146,29 @@ def _bad_char(index: int | None, position: int, char: str, alphabet: Alphabet | 
     )
 
 
-def _join(seqs: list[Any]) -> tuple[bytes | bytearray, np.ndarray]:
+def _join(seqs: list[Any]) -> tuple[bytearray, np.ndarray]:
     """All sequences in one buffer, and their offsets."""
-    if all(isinstance(s, str) for s in seqs):
+    kinds = set(map(type, seqs))
+    if kinds <= {str}:
         text = "".join(seqs)
         if text.isascii():
             lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-            return text.encode("ascii"), np.concatenate([[0], np.cumsum(lengths)])
-    parts = [_as_bytes(s, i) for i, s in enumerate(seqs)]
+            return bytearray(text, "ascii"), np.concatenate([[0], np.cumsum(lengths)])
+    if kinds <= {bytes, bytearray}:
+        parts = seqs
+    else:
+        parts = [_as_bytes(s, i) for i, s in enumerate(seqs)]
     lengths = np.fromiter((memoryview(p).nbytes for p in parts), dtype=np.int64, count=len(parts))
-    return b"".join(parts), np.concatenate([[0], np.cumsum(lengths)])
+    return bytearray().join(parts), np.concatenate([[0], np.cumsum(lengths)])
+
+
+def _translate_bytes(buffer: Any, table: bytes) -> bytearray:
+    """``table[byte]`` for every byte, as a new (so writable) bytearray."""
+    return (buffer if isinstance(buffer, bytearray) else bytearray(buffer)).translate(table)
 
 
 def _lookup(
-    buffer: bytes | bytearray | memoryview,
+    buffer: bytes | bytearray | memoryview | np.ndarray,
     offsets: np.ndarray | None,
     alphabet: Alphabet,
     iupac: str,
@@ -167,7 +176,7 @@ def _lookup(
 ) -> np.ndarray:
     """Bytes -> int8 tokens through the alphabet's table; raise at the first bad character."""
     table = alphabet._check_policy(iupac)
-    tokens = np.frombuffer(bytearray(buffer).translate(table.tobytes()), dtype=np.int8)
+    tokens = np.frombuffer(_translate_bytes(buffer, table.tobytes()), dtype=np.int8)
     if tokens.size and tokens.min() < 0:
         pos = int(np.flatnonzero(tokens < 0)[0])
         index, start = None, 0
@@ -241,7 +250,7 @@ def encode(
     tokens = _lookup(buffer, offsets, alphabet, iupac, single)
     soft_mask = None
     if return_soft_mask:
-        soft_mask = alphabet._lower[np.frombuffer(buffer, dtype=np.uint8)]
+        soft_mask = np.frombuffer(_translate_bytes(buffer, alphabet._lower), dtype=bool)
     if not single:
         lengths = np.diff(offsets)
         if lengths.size == 0 or (lengths == lengths[0]).all():
@@ -351,12 +360,27 @@ def one_hot(
     out = xp.empty(tokens.shape[:-1] + (k,) + tokens.shape[-1:], dtype=dtype)
     for c in range(k):
         xp.equal(tokens, c, out=out[..., c, :])
-    other = tokens.view(xp.uint8) >= k if tokens.dtype == np.int8 else tokens >= k
+    # (tokens == c) is already right for letters, PAD, and N when n_value == 0
+    other = (tokens.view(xp.uint8) if tokens.dtype == np.int8 else tokens) > alphabet.pad_token
+    if n_value != 0:
+        other |= tokens == alphabet.unknown_token
     if other.any():
         where = xp.nonzero(other)
         rows = xp.asarray(alphabet.one_hot_table(n_value), dtype=dtype)[tokens[where]]
         out[where[:-1] + (slice(None), where[-1])] = rows.T if len(where) == 1 else rows
     return out
+
+
+def _translate(tokens: Any, table: np.ndarray) -> Any:
+    """``table[tokens]`` for a small int8 table: ``bytes.translate`` for NumPy 1-byte tokens
+    (several times faster than fancy indexing), fancy indexing otherwise (CuPy, wider ints)."""
+    xp = array_module(tokens)
+    if xp is not np or tokens.dtype.itemsize != 1:
+        return xp.asarray(table)[tokens]
+    lut = np.zeros(256, dtype=np.uint8)
+    lut[: table.size] = table.view(np.uint8)
+    out = bytearray(np.ascontiguousarray(tokens)).translate(lut.tobytes())
+    return np.frombuffer(out, dtype=tokens.dtype).reshape(tokens.shape)
 
 
 def _flip_index(lengths: Any, length: int, side: str, xp: Any) -> Any:
@@ -414,7 +438,7 @@ def reverse_complement(
     xp = _xp(x, "reverse_complement")
     if x.dtype.kind in "iu":
         _check_tokens(x, alphabet, "reverse_complement")
-        out = xp.asarray(alphabet._complement_tokens)[x]
+        out = _translate(x, alphabet._complement_tokens)
         axis = -1
     elif x.dtype.kind == "f":
         axis, channel_axis = (-2, -1) if channels_last else (-1, -2)
