@@ -155,3 +155,27 @@ def _replica_padding(ordered, n, num_replicas):
         ):
             return pad
     raise AssertionError(f"batches {ordered} do not cover range({n}) exactly once")
+
+
+@given(
+    lengths=st.lists(st.integers(0, 60), max_size=60),
+    batch_size=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+    num_replicas=st.integers(1, 3),
+)
+@settings(max_examples=60, deadline=None)
+def test_drop_last_never_repeats_and_keeps_full_batches(lengths, batch_size, seed, num_replicas):
+    per_rank = [
+        list(
+            BucketBatchSampler(
+                lengths, batch_size, drop_last=True, seed=seed, num_replicas=num_replicas, rank=r
+            )
+        )
+        for r in range(num_replicas)
+    ]
+    assert len({len(b) for b in per_rank}) == 1
+    flat = [i for batches in per_rank for b in batches for i in b]
+    assert len(flat) == len(set(flat))
+    assert all(len(b) == batch_size for batches in per_rank for b in batches)
+    # at most one short batch and fewer than num_replicas whole batches are dropped
+    assert len(lengths) - len(flat) < batch_size * num_replicas
