@@ -141,15 +141,17 @@ class Genome:
         """
         if chrom not in self._n_runs:
             size = self._check(chrom, 0, 0, "+")
-            unknown = {ord(self.alphabet.unknown), ord(self.alphabet.unknown.lower())}
+            upper, lower = ord(self.alphabet.unknown), ord(self.alphabet.unknown.lower())
             starts, ends = [], []
             for lo in range(0, size, _N_SCAN_CHUNK):
                 hi = min(lo + _N_SCAN_CHUNK, size)
                 raw = np.frombuffer(self._handle().fetch(chrom, lo + 1, hi).encode(), np.uint8)
-                is_n = np.isin(raw, list(unknown)).view(np.int8)
-                edges = np.diff(np.concatenate([[0], is_n, [0]]))
-                starts.append(np.flatnonzero(edges == 1) + lo)
-                ends.append(np.flatnonzero(edges == -1) + lo)
+                is_n = (raw == upper) | (raw == lower)
+                change = np.flatnonzero(is_n[1:] != is_n[:-1]) + 1
+                bounds = np.concatenate([[0], change, [len(is_n)]])
+                runs = is_n[bounds[:-1]]
+                starts.append(bounds[:-1][runs] + lo)
+                ends.append(bounds[1:][runs] + lo)
             s = np.concatenate(starts) if starts else np.zeros(0, np.int64)
             e = np.concatenate(ends) if ends else np.zeros(0, np.int64)
             join = np.flatnonzero(s[1:] == e[:-1])  # runs cut at a chunk border
