@@ -84,6 +84,10 @@ class RaggedArray:
         return self.offsets.size - 1
 
     def __getitem__(self, index: int) -> np.ndarray:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(
+                f"RaggedArray: index is {type(index).__name__}, expected an int (one row)"
+            )
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"RaggedArray: index {index} out of range for {n} rows")
@@ -354,6 +358,8 @@ def one_hot(
     """
     _check_tokens(tokens, alphabet, "one_hot")
     xp = _xp(tokens, "one_hot")
+    if tokens.ndim == 0:
+        raise ValueError("one_hot: tokens is 0-d, expected shape (..., length)")
     k = len(alphabet)
     if channels_last:
         return xp.asarray(alphabet.one_hot_table(n_value), dtype=dtype)[tokens]

@@ -51,6 +51,12 @@ def test_encode_batch_shapes():
     assert ragged.lengths.tolist() == [3, 1, 0]
     assert ragged[1].tolist() == [3] and ragged[-1].size == 0
     assert [r.tolist() for r in ragged] == [[0, 1, 2], [3], []]
+    with pytest.raises(IndexError, match="index 3 out of range for 3 rows"):
+        ragged[3]
+    with pytest.raises(TypeError, match="expected an int"):
+        ragged[[0, 1]]
+    with pytest.raises(ValueError, match="offsets"):
+        RaggedArray(np.zeros(3), [0, 2])
 
 
 def test_soft_mask():
@@ -151,6 +157,8 @@ def test_one_hot_bad_input():
         one_hot(np.zeros(3))
     with pytest.raises(TypeError, match="expected an integer array"):
         one_hot([0, 1])
+    with pytest.raises(ValueError, match="0-d"):
+        one_hot(np.int8(1))
 
 
 def test_reverse_complement_text():
