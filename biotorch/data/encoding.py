@@ -150,14 +150,14 @@ def _bad_char(index: int | None, position: int, char: str, alphabet: Alphabet | 
     )
 
 
-def _join(seqs: list[Any]) -> tuple[bytearray, np.ndarray]:
+def _join(seqs: list[Any]) -> tuple[bytes | bytearray, np.ndarray]:
     """All sequences in one buffer, and their offsets."""
     kinds = set(map(type, seqs))
     if kinds <= {str}:
         text = "".join(seqs)
         if text.isascii():
             lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-            return bytearray(text, "ascii"), np.concatenate([[0], np.cumsum(lengths)])
+            return text.encode("ascii"), np.concatenate([[0], np.cumsum(lengths)])
     if kinds <= {bytes, bytearray}:
         parts = seqs
     else:
