@@ -23,6 +23,7 @@ import numpy as np
 from biotorch.data.alphabets import DNA, Alphabet
 from biotorch.data.datasets import Dataset, current_rng
 from biotorch.data.encoding import RaggedArray, encode
+from biotorch.data.genome import Genome
 from biotorch.data.store import SequenceStore
 from biotorch.data.transforms import apply_transform
 
@@ -324,21 +325,23 @@ def _header_labels(descriptions: Sequence[str], field: str) -> list[str | None]:
 class _LabeledSequences(Dataset):
     """Shared part of the sequence datasets: a store, targets, transforms and missing labels."""
 
+    store: SequenceStore | _IndexedSequences
+
     def _setup(
         self,
-        tokens: list[np.ndarray],
         where: list[_Where],
         values: list[Any] | None,
         multi_label: bool,
         classes: Sequence[str] | None,
         on_missing_label: str,
-    ) -> None:
+    ) -> np.ndarray:
+        """Set ``targets``/``classes``; return the indices of the records to keep."""
         if on_missing_label not in ("error", "skip"):
             raise ValueError(f"on_missing_label={on_missing_label!r}, expected 'error' or 'skip'")
         self.classes: list[str] | None = None
         self.targets: np.ndarray | None = None
         self.skipped = 0
-        keep = np.arange(len(tokens))
+        keep = np.arange(len(where))
         if values is not None:
             try:
                 targets, self.classes, missing = _targets(values, multi_label, classes)
@@ -359,6 +362,9 @@ class _LabeledSequences(Dataset):
                 )
             keep = np.flatnonzero(~missing)
             self.targets = targets[keep]
+        return keep
+
+    def _store(self, tokens: list[np.ndarray], where: list[_Where], keep: np.ndarray) -> None:
         ids = [where[i].id for i in keep]
         self.store = SequenceStore(RaggedArray.from_arrays(tokens[i] for i in keep), ids)
 
@@ -411,6 +417,11 @@ class FastaDataset(_LabeledSequences):
         What to do with records without a label.
     iupac : {"n", "fractional", "error"}
         Ambiguity-code policy of the encoding.
+    in_memory : bool
+        ``True`` (default): parse (plain or gzip) and encode every record once into one token
+        buffer. ``False``: index uncompressed/bgzip files with pyfaidx (the ``.fai`` is built
+        here, in the main process) and read each record on access, with one handle per worker
+        process; for files too large for memory. Labels from headers need ``in_memory=True``.
 
     Attributes
     ----------
@@ -437,6 +448,7 @@ class FastaDataset(_LabeledSequences):
         target_transform: Callable[..., Any] | None = None,
         on_missing_label: str = "error",
         iupac: str = "n",
+        in_memory: bool = True,
     ) -> None:
         per_class = isinstance(path, Mapping)
         if sum([per_class, labels is not None, label_from_header is not None]) > 1:
@@ -446,32 +458,102 @@ class FastaDataset(_LabeledSequences):
             )
         files = list(path.items()) if per_class else [(None, path)]
         self.alphabet = alphabet
-        tokens: list[np.ndarray] = []
-        where: list[_Where] = []
-        descriptions: list[str] = []
-        class_values: list[str] = []
-        first_seen: dict[str, _Where] = {}
-        for class_name, file in files:
-            for record in _iter_raw_fasta(file):
-                here = _Where(str(file), record.header_line, record.id)
-                if record.id in first_seen:
-                    raise FileFormatError(
-                        f"{here}: duplicate record id (first in {first_seen[record.id]})"
-                    )
-                first_seen[record.id] = here
-                tokens.append(_encode_record(file, record, alphabet, iupac))
-                where.append(here)
-                descriptions.append(record.description)
-                class_values.append(class_name)
+        if in_memory:
+            where, source, tokens, descriptions = _read_files(
+                [f for _, f in files], alphabet, iupac
+            )
+        elif label_from_header is not None:
+            raise ValueError(
+                "FastaDataset: label_from_header needs in_memory=True (the .fai index keeps no "
+                "header descriptions)"
+            )
+        else:
+            genomes = [Genome(f, alphabet) for _, f in files]
+            where, source, sizes = _index_files(genomes)
         values = None
         if per_class:
-            values, classes = class_values, [str(c) for c in path]
+            values, classes = [files[k][0] for k in source], [str(c) for c in path]
         elif labels is not None:
             values = _table_labels(labels, [w.id for w in where], id_column, label_columns)
         elif label_from_header is not None:
             values = _header_labels(descriptions, label_from_header)
         self.transform, self.target_transform = transform, target_transform
-        self._setup(tokens, where, values, multi_label, classes, on_missing_label)
+        keep = self._setup(where, values, multi_label, classes, on_missing_label)
+        if in_memory:
+            self._store(tokens, where, keep)
+        else:
+            ids = [where[i].id for i in keep]
+            self.store = _IndexedSequences(genomes, source[keep], ids, sizes[keep], iupac)
+
+
+def _check_new_id(here: _Where, first_seen: dict[str, _Where]) -> None:
+    if here.id in first_seen:
+        raise FileFormatError(f"{here}: duplicate record id (first in {first_seen[here.id]})")
+    first_seen[here.id] = here
+
+
+def _read_files(
+    files: Sequence[PathLike], alphabet: Alphabet, iupac: str
+) -> tuple[list[_Where], np.ndarray, list[np.ndarray], list[str]]:
+    """Every record of ``files``: where it is, which file, its tokens and its description."""
+    where, source, tokens, descriptions = [], [], [], []
+    first_seen: dict[str, _Where] = {}
+    for k, file in enumerate(files):
+        for record in _iter_raw_fasta(file):
+            here = _Where(str(file), record.header_line, record.id)
+            _check_new_id(here, first_seen)
+            tokens.append(_encode_record(file, record, alphabet, iupac))
+            where.append(here)
+            source.append(k)
+            descriptions.append(record.description)
+    return where, np.array(source, dtype=np.int64), tokens, descriptions
+
+
+def _index_files(genomes: Sequence[Genome]) -> tuple[list[_Where], np.ndarray, np.ndarray]:
+    """Every record of the indexed files: where it is, which file, its length."""
+    where, source, sizes = [], [], []
+    first_seen: dict[str, _Where] = {}
+    for k, genome in enumerate(genomes):
+        for i, (name, size) in enumerate(genome.chrom_sizes.items()):
+            here = _Where(genome.path, i + 1, name, unit="record")
+            _check_new_id(here, first_seen)
+            if size == 0:
+                raise FileFormatError(f"{here}: record is empty (no sequence)")
+            where.append(here)
+            source.append(k)
+            sizes.append(size)
+    return where, np.array(source, dtype=np.int64), np.array(sizes, dtype=np.int64)
+
+
+class _IndexedSequences:
+    """Records read on demand through pyfaidx; the same interface as ``SequenceStore``.
+
+    Each file is a :class:`~biotorch.data.genome.Genome`, so every worker process opens its own
+    handle; characters outside the alphabet raise when a record is read.
+    """
+
+    def __init__(
+        self,
+        genomes: Sequence[Genome],
+        source: np.ndarray,
+        ids: Sequence[str],
+        lengths: np.ndarray,
+        iupac: str,
+    ) -> None:
+        self.genomes = list(genomes)
+        self.source = source
+        self.ids = np.asarray(ids, dtype=str)
+        self.lengths = lengths
+        self.iupac = iupac
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        genome = self.genomes[self.source[index]]
+        return genome.fetch_tokens(
+            str(self.ids[index]), 0, int(self.lengths[index]), "+", self.iupac
+        )
 
 
 class SequenceTableDataset(_LabeledSequences):
@@ -538,7 +620,8 @@ class SequenceTableDataset(_LabeledSequences):
         if label_columns is not None:
             values = _label_values(df, label_columns)
         self.transform, self.target_transform = transform, target_transform
-        self._setup(tokens, where, values, multi_label, classes, on_missing_label)
+        keep = self._setup(where, values, multi_label, classes, on_missing_label)
+        self._store(tokens, where, keep)
 
     def _encode(self, sequence: Any, where: _Where, iupac: str) -> np.ndarray:
         if _is_missing(sequence):

@@ -170,3 +170,37 @@ def test_sequence_table(tmp_path):
         SequenceTableDataset(bad)
     unlabeled = SequenceTableDataset(csv, label_columns=None)
     assert unlabeled.targets is None and decode(unlabeled[1]) == "GGA"
+
+
+def test_indexed_mode_matches_in_memory(tmp_path):
+    from biotorch.data import DataLoader, collate_sequences
+
+    rng = np.random.default_rng(4)
+    records = {f"s{i}": "".join(rng.choice(list("ACGTNacgt"), 5 + 3 * i)) for i in range(30)}
+    pos = write_fasta(tmp_path / "pos.fa", dict(list(records.items())[:20]))
+    neg = write_fasta(tmp_path / "neg.fa", dict(list(records.items())[20:]))
+    loaded = FastaDataset({"pos": pos, "neg": neg})
+    indexed = FastaDataset({"pos": pos, "neg": neg}, in_memory=False)
+    assert (tmp_path / "pos.fa.fai").exists()
+    assert indexed.ids.tolist() == loaded.ids.tolist()
+    assert indexed.lengths.tolist() == loaded.lengths.tolist()
+    kw = dict(batch_size=7, shuffle=True, seed=2, collate_fn=collate_sequences)
+    want = [
+        (b.inputs.numpy().tolist(), b.labels.numpy().tolist()) for b in DataLoader(loaded, **kw)
+    ]
+    got = [
+        (b.inputs.numpy().tolist(), b.labels.numpy().tolist())
+        for b in DataLoader(indexed, num_workers=2, **kw)
+    ]
+    assert got == want
+
+
+def test_indexed_mode_errors(tmp_path):
+    path = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "AXGT"})
+    ds = FastaDataset(path, in_memory=False)
+    with pytest.raises(ValueError, match=r"a.fa: r2:0-4: encode: invalid character 'X'"):
+        ds[1]
+    with pytest.raises(ValueError, match="label_from_header needs in_memory=True"):
+        FastaDataset(path, in_memory=False, label_from_header="label")
+    with pytest.raises(ValueError, match="bgzip"):
+        FastaDataset(write_fasta(tmp_path / "b.fa.gz", {"r": "A"}), in_memory=False)
