@@ -270,24 +270,13 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> Tensor:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other)``; differentiable."""
-        dev = kwargs.pop("device", None)
-        dt = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
         copy = kwargs.pop("copy", False)
-        if kwargs:
-            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dt = a.device, a.dtype
-            elif isinstance(a, str | backend.device) and not _is_dtype_name(a):
-                dev = a
-            else:
-                dt = a
+        dev, dt = parse_to_args(args, kwargs)
         out = self
-        if dt is not None and to_dtype(dt).numpy != self._data.dtype:
-            out = _ops.cast(out, to_dtype(dt))
-        if dev is not None and backend.device(dev) != self.device:
-            out = _ops.to_device(out, backend.device(dev))
+        if dt is not None and dt.numpy != self._data.dtype:
+            out = _ops.cast(out, dt)
+        if dev is not None and dev != self.device:
+            out = _ops.to_device(out, dev)
         if copy and out is self:
             out = out.clone()
         return out
@@ -296,11 +285,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None) -> Tensor:
-        return self.to(
-            backend.device("cuda", device if isinstance(device, int) else None)
-            if not isinstance(device, str)
-            else device
-        )
+        return self.to(backend.device("cuda" if device is None else device))
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -597,7 +582,26 @@ class _HookHandle:
         self._registry.pop(self._id, None)
 
 
+def parse_to_args(args: tuple, kwargs: dict) -> tuple:
+    """(device or None, dtype or None) from the arguments of ``Tensor.to``/``Module.to``."""
+    kwargs = dict(kwargs)
+    dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, str | backend.device | int) and not _is_dtype_name(a):
+            dev = a
+        else:
+            dt = a
+    return (None if dev is None else backend.device(dev)), (None if dt is None else to_dtype(dt))
+
+
 def _is_dtype_name(value) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
         to_dtype(value)
     except TypeError:

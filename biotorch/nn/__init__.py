@@ -1,3 +1,6 @@
 """``biotorch.nn``: neural-network building blocks, as ``torch.nn``."""
 
 from biotorch.nn import functional
+from biotorch.nn.containers import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
+from biotorch.nn.module import IncompatibleKeys, Module
+from biotorch.nn.parameter import Parameter
