@@ -92,19 +92,20 @@ def current_rng() -> np.random.Generator:
 
 
 class Dataset:
-    """A map-style dataset: ``dataset[i]`` for ``0 <= i < len(dataset)``."""
+    """A map-style dataset: implement ``__getitem__`` and ``__len__``.
+
+    As in PyTorch, ``__len__`` is not defined here (samplers and the loader need it from the
+    subclass), and :class:`IterableDataset` is a subclass.
+    """
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
-
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset:
+class IterableDataset(Dataset):
     """A dataset that is a stream of samples: implement ``__iter__``.
 
     With ``num_workers > 0`` every worker iterates its own copy; split the work with

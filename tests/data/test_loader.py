@@ -199,3 +199,18 @@ def test_batch_sampler_and_no_auto_batching():
     assert [b.numpy()[:, 0].tolist() for b in loader] == [[3, 1], [0]]
     single = list(DataLoader(Draws(), batch_size=None))
     assert len(single) == 12 and single[4].shape == (4,)
+
+
+def test_bucketed_batches_follow_the_loader_epoch(fasta):
+    from biotorch.data import BucketBatchSampler
+
+    ds = FastaDataset(fasta, label_from_header="label")
+    sampler = BucketBatchSampler(ds.lengths, batch_size=6, seed=0)
+    kw = dict(batch_sampler=sampler, collate_fn=collate_sequences)
+    single = DataLoader(ds, **kw)
+    epochs = [[b.lengths.numpy().tolist() for b in single] for _ in range(2)]
+    assert epochs[0] != epochs[1]  # the loader advanced the sampler's epoch
+    multi = DataLoader(ds, num_workers=2, **kw)
+    assert [[b.lengths.numpy().tolist() for b in multi] for _ in range(2)] == epochs
+    seen = sorted(i for e in epochs[:1] for b in e for i in b)
+    assert seen == sorted(ds.lengths.tolist())
