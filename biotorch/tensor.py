@@ -287,6 +287,11 @@ class Tensor:
     def cuda(self, device=None) -> Tensor:
         return self.to(backend.device("cuda" if device is None else device))
 
+    def where(self, condition: Tensor, other) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (``biotorch.where(condition, self,
+        other)``)."""
+        return _ops.where(condition, self, other)
+
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
@@ -615,7 +620,7 @@ _METHODS = """
 abs sign neg exp log log1p expm1 log2 sqrt rsqrt reciprocal square sin cos tanh sigmoid relu
 floor ceil round trunc clamp clip maximum minimum isnan isfinite isinf
 add sub mul div floor_divide remainder pow eq ne lt le gt ge logical_and logical_or logical_not
-logical_xor bitwise_not where lerp
+logical_xor bitwise_not lerp
 sum mean var std max min amax amin argmax argmin prod logsumexp cumsum norm all any
 reshape view flatten unflatten squeeze unsqueeze transpose swapaxes permute expand expand_as
 repeat flip roll split chunk tril triu movedim narrow t view_as reshape_as
