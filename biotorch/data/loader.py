@@ -184,12 +184,17 @@ def _worker_loop(
     num_workers: int,
     seed: int,
     first_epoch: int,
+    first_iteration: int,
     fetcher: _Fetcher,
     worker_init_fn: Callable[[int], None] | None,
     index_queue: Any,
     result_queue: Any,
 ) -> None:
-    """Body of a worker process: fetch the batches named on ``index_queue`` until ``None``."""
+    """Body of a worker process: fetch the batches named on ``index_queue`` until ``None``.
+
+    Streams are seeded for ``first_epoch`` before ``worker_init_fn`` runs, and re-seeded only
+    when a later iteration (epoch) of a persistent pool starts.
+    """
     where = f"DataLoader worker process {worker_id}"
     init_error = None
     try:
@@ -198,7 +203,7 @@ def _worker_loop(
             worker_init_fn(worker_id)
     except Exception:
         init_error = _ExceptionWrapper(where)
-    current = None
+    current = first_iteration
     while True:
         try:
             msg = index_queue.get()
@@ -242,7 +247,7 @@ def _shutdown_workers(processes: list[Any], index_queues: list[Any], result_queu
 class _WorkerPool:
     """``num_workers`` worker processes with one index queue each and a shared result queue."""
 
-    def __init__(self, loader: DataLoader, epoch: int) -> None:
+    def __init__(self, loader: DataLoader, epoch: int, iteration: int) -> None:
         ctx = loader.multiprocessing_context
         if ctx is None or isinstance(ctx, str):
             ctx = mp.get_context(ctx)
@@ -257,6 +262,7 @@ class _WorkerPool:
                     loader.num_workers,
                     loader.seed,
                     epoch,
+                    iteration,
                     loader._make_fetcher(),
                     loader.worker_init_fn,
                     iq,
@@ -290,6 +296,11 @@ class _WorkerPool:
                 self.shutdown()
                 raise RuntimeError(f"DataLoader timed out after {timeout} seconds")
 
+    @property
+    def alive(self) -> bool:
+        """Whether the pool has not been shut down."""
+        return self._finalizer.alive
+
     def shutdown(self) -> None:
         self._finalizer()
 
@@ -298,12 +309,17 @@ class _MultiProcessIter:
     """One epoch of batches from a worker pool, returned in task order."""
 
     def __init__(
-        self, loader: DataLoader, pool: _WorkerPool, epoch: int, tasks: Iterator[Any] | None
+        self,
+        loader: DataLoader,
+        pool: _WorkerPool,
+        epoch: int,
+        iteration: int,
+        tasks: Iterator[Any] | None,
     ) -> None:
         self.loader = loader
         self.pool = pool
         self.epoch = epoch
-        self.iteration = next(loader._iteration_counter)
+        self.iteration = iteration
         self.tasks = tasks  # None: iterable dataset, every task is "next batch"
         self.active = list(range(loader.num_workers))
         self.worker_of: dict[int, int] = {}
@@ -542,11 +558,13 @@ class DataLoader:
         tasks = None if self.is_iterable else self._index_tasks(epoch)
         if self.num_workers == 0:
             return self._single_process_iter(epoch, tasks)
-        if self.persistent_workers:
-            if self._pool is None:
-                self._pool = _WorkerPool(self, epoch)
-            return _MultiProcessIter(self, self._pool, epoch, tasks)
-        return _MultiProcessIter(self, _WorkerPool(self, epoch), epoch, tasks)
+        iteration = next(self._iteration_counter)
+        pool = self._pool
+        if pool is None or not pool.alive:
+            pool = _WorkerPool(self, epoch, iteration)
+            if self.persistent_workers:
+                self._pool = pool
+        return _MultiProcessIter(self, pool, epoch, iteration, tasks)
 
     def _single_process_iter(self, epoch: int, tasks: Iterator[Any] | None) -> Iterator[Any]:
         fetcher = self._make_fetcher()

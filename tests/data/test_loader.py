@@ -214,3 +214,23 @@ def test_bucketed_batches_follow_the_loader_epoch(fasta):
     assert [[b.lengths.numpy().tolist() for b in multi] for _ in range(2)] == epochs
     seen = sorted(i for e in epochs[:1] for b in e for i in b)
     assert seen == sorted(ds.lengths.tolist())
+
+
+class LegacyDraws(Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int):
+        return np.array([get_worker_info().id, np.random.randint(10**6)])
+
+
+def seed_legacy(worker_id: int) -> None:
+    assert get_worker_info().id == worker_id
+    np.random.seed(100 + worker_id)
+
+
+def test_worker_init_fn_runs_after_seeding():
+    out = np.concatenate(rows(DataLoader(LegacyDraws(), num_workers=2, worker_init_fn=seed_legacy)))
+    for wid in (0, 1):
+        expected = np.random.RandomState(100 + wid).randint(10**6, size=2)
+        assert out[out[:, 0] == wid, 1].tolist() == expected.tolist()
