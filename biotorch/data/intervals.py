@@ -108,7 +108,10 @@ def read_bed(
     else:
         name = os.fspath(path)
         skip = _header_lines(path)
-        df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, comment=None, dtype=str)
+        try:
+            df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, comment=None, dtype=str)
+        except pd.errors.EmptyDataError:
+            df = pd.DataFrame(columns=range(3), dtype=str)
         lines = np.arange(len(df)) + 1 + skip
         if narrowpeak is None:
             narrowpeak = name.lower().removesuffix(".gz").endswith(".narrowpeak") or (

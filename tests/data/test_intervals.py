@@ -34,6 +34,9 @@ def test_read_bed_formats(tmp_path, genome):
     assert narrow["peak"].tolist() == [20] and narrow["signalValue"].tolist() == [5.5]
     bed6 = read_bed(write_bed(tmp_path / "b.bed", [("chr1", 1, 2, "n", 0, "-")]))
     assert bed6["strand"].tolist() == ["-"]
+    empty = write_bed(tmp_path / "empty.bed", [], "track name=none\n")
+    assert len(read_bed(empty, g)) == 0
+    assert len(GenomeWindowSampler(g, 100, 10, blacklist=empty).windows()) == 10
 
 
 @pytest.mark.parametrize(
