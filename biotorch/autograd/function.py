@@ -200,7 +200,7 @@ def _saved_versions(saved, args, results) -> tuple:
     entries = []
     for s in saved:
         entry = None
-        for t in (*args, *results):
+        for t in (*args, *results) if s is not None else ():
             if getattr(t, "_data", None) is s:
                 entry = (t._version_box, t._version_box[0])
                 break
