@@ -151,3 +151,34 @@ def test_collate_errors():
         collate([("AC", 1, "a", "extra")])
     with pytest.raises(ValueError, match="length 4 > length=2"):
         SequenceCollator(length=2)([("ACGT", 1)])
+
+
+def test_loader_with_bucket_sampler_collator_and_random_transforms():
+    from biotorch.data import BucketBatchSampler, DataLoader, Dataset, current_rng
+    from biotorch.data.transforms import Compose, RandomMutation, RandomReverseComplement
+
+    seqs = ["ACGT" * (i % 7 + 1) for i in range(50)]
+
+    class Seqs(Dataset):
+        def __init__(self):
+            self.tokens = encode(seqs)
+            self.transform = Compose([RandomReverseComplement(), RandomMutation(0.1)])
+
+        def __len__(self):
+            return len(seqs)
+
+        def __getitem__(self, i):
+            return self.transform(self.tokens[i], rng=current_rng()), i % 2, f"r{i}"
+
+    sampler = BucketBatchSampler([len(s) for s in seqs], batch_size=8, seed=0)
+    loader = DataLoader(Seqs(), batch_sampler=sampler, collate_fn=SequenceCollator(one_hot=True))
+    batches = list(loader)
+    assert len(batches) == len(sampler) == 7
+    assert sorted(int(i[1:]) for b in batches for i in b.ids) == list(range(50))
+    for b in batches:
+        assert isinstance(b.inputs, biotorch.Tensor) and b.inputs.shape[1] == 4
+        lengths = b.lengths.numpy()
+        assert b.inputs.shape[2] == lengths.max()
+        assert [len(seqs[int(i[1:])]) for i in b.ids] == lengths.tolist()
+    again = list(DataLoader(Seqs(), batch_sampler=sampler, collate_fn=SequenceCollator()))
+    assert [b.ids for b in again] == [b.ids for b in batches]
