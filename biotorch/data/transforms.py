@@ -1,11 +1,16 @@
 """Composable sequence transforms (torchvision-style) and augmentations.
 
 Every transform is a callable ``transform(x, rng=None)``. Random transforms draw from ``rng``, a
-``numpy.random.Generator``: the :class:`~biotorch.data.loader.DataLoader` passes each worker's
-stream, seeded from ``(seed, epoch, worker id)``, so augmentations are reproducible and differ
-between workers and epochs. Called without ``rng`` a random transform uses its own generator,
-seeded by its ``seed=`` argument (unseeded by default); note that forked workers would copy that
-generator, so inside a loader let the loader pass ``rng``.
+``numpy.random.Generator``. biotorch's datasets (``FastaDataset``, ``SequenceTableDataset`` ...)
+call ``transform(x, rng=current_rng())``, which inside a
+:class:`~biotorch.data.loader.DataLoader` is the worker's stream seeded from
+``(seed, epoch, worker id)``: augmentations are then reproducible and differ between workers and
+epochs. Do the same in your own datasets. Called without ``rng`` a random transform uses its own
+generator, seeded by its ``seed=`` argument (unseeded by default); forked workers would each copy
+that generator and draw the same numbers, so inside a loader always pass ``rng``.
+
+:func:`apply_transform` calls any callable with ``rng=`` only if it accepts one, so plain
+functions mix with these transforms in :class:`Compose`.
 
 Array transforms act on the last axis, the length axis of tokens ``(length,)`` and of
 channels-first one-hot arrays ``(channels, length)``; crops and shifts also accept text.
