@@ -23,6 +23,8 @@ from biotorch.data.samplers import (
     RandomSampler,
     Sampler,
     SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
 )
 from biotorch.data.store import SequenceStore
 from biotorch.data.tokenizers import KmerTokenizer, Vocab
@@ -48,6 +50,8 @@ __all__ = [
     "RandomSampler",
     "BatchSampler",
     "BucketBatchSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "transforms",
     "Dataset",
     "IterableDataset",

@@ -7,7 +7,7 @@ batches between data-parallel replicas and can cap the padded tokens of a batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,8 @@ __all__ = [
     "Sampler",
     "SequentialSampler",
     "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "BatchSampler",
     "BucketBatchSampler",
 ]
@@ -94,6 +96,76 @@ class RandomSampler(Sampler):
         if self.replacement:
             return iter(self.generator.integers(0, n, size=self.num_samples).tolist())
         return iter(self.generator.permutation(n)[: self.num_samples].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given ``indices`` in a random order, a new one each pass.
+
+    ``generator`` is a ``numpy.random.Generator`` or a seed, as in :class:`RandomSampler`.
+    """
+
+    def __init__(
+        self, indices: Sequence[int], generator: np.random.Generator | int | None = None
+    ) -> None:
+        self.indices = list(indices)
+        self.generator = np.random.default_rng(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        return (self.indices[i] for i in self.generator.permutation(len(self.indices)))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``.
+
+    Use it to rebalance classes: weight each sample by ``1 / count(its class)``.
+
+    Parameters
+    ----------
+    weights : sequence of float
+        Non-negative weight of each index (need not sum to 1), not all zero.
+    num_samples : int
+        Indices per pass.
+    replacement : bool
+        Draw with replacement (default); without, ``num_samples <= len(weights)`` and
+        indices are distinct within a pass.
+    generator : numpy.random.Generator or int, optional
+        Random stream or seed, as in :class:`RandomSampler`.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: np.random.Generator | int | None = None,
+    ) -> None:
+        name = "WeightedRandomSampler"
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError(f"{name}: weights must be a 1-D array of finite values >= 0")
+        if weights.sum() <= 0:
+            raise ValueError(f"{name}: weights sum to {weights.sum()}, expected a positive sum")
+        _positive_int("num_samples", num_samples, name)
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(
+                f"{name}: num_samples={num_samples} > {np.count_nonzero(weights)} indices with "
+                "non-zero weight needs replacement=True"
+            )
+        self.weights = weights
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = np.random.default_rng(generator)
+
+    def __iter__(self) -> Iterator[int]:
+        p = self.weights / self.weights.sum()
+        draws = self.generator.choice(p.size, self.num_samples, self.replacement, p)
+        return iter(draws.tolist())
 
     def __len__(self) -> int:
         return self.num_samples

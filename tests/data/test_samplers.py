@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biotorch.data import BatchSampler, BucketBatchSampler, RandomSampler, SequentialSampler
+from biotorch.data.samplers import SubsetRandomSampler, WeightedRandomSampler
 
 
 def test_sequential_random_and_batch_samplers():
@@ -20,6 +21,22 @@ def test_sequential_random_and_batch_samplers():
     assert list(BatchSampler(range(7), 3, drop_last=False)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(BatchSampler(range(7), 3, drop_last=True)) == [[0, 1, 2], [3, 4, 5]]
     assert len(BatchSampler(range(7), 3, False)) == 3 and len(BatchSampler(range(7), 3, True)) == 2
+
+
+def test_subset_and_weighted_samplers():
+    subset = SubsetRandomSampler([5, 7, 9], generator=0)
+    assert sorted(subset) == [5, 7, 9] and len(subset) == 3
+    weighted = WeightedRandomSampler([0.0, 1.0, 3.0], num_samples=4000, generator=0)
+    counts = Counter(weighted)
+    assert counts[0] == 0 and 2700 < counts[2] < 3300 and len(weighted) == 4000
+    distinct = list(WeightedRandomSampler([1, 1, 1, 0], 3, replacement=False, generator=1))
+    assert sorted(distinct) == [0, 1, 2]
+    with pytest.raises(ValueError, match="needs replacement=True"):
+        WeightedRandomSampler([1, 0], 2, replacement=False)
+    with pytest.raises(ValueError, match="positive sum"):
+        WeightedRandomSampler([0, 0], 2)
+    with pytest.raises(ValueError, match="finite values >= 0"):
+        WeightedRandomSampler([1, -1], 2)
 
 
 def test_sampler_argument_errors():
