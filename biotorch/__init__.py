@@ -20,7 +20,7 @@ from biotorch.dtypes import (  # noqa: I001  (dtypes, backend and tensor load fi
 )
 from biotorch.backend import Generator, default_generator, device, manual_seed
 from biotorch.tensor import Tensor
-from biotorch import autograd, cuda, nn, ops
+from biotorch import autograd, cuda, nn, ops, optim
 from biotorch.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad
 from biotorch.autograd import set_grad_enabled
 from biotorch.ops import *  # noqa: F403

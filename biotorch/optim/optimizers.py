@@ -1,0 +1,282 @@
+"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update rules and defaults.
+
+Each update works in place on the parameter's array with ``xp`` ufuncs (no temporaries beyond
+one scratch buffer); on a GPU, Adam/AdamW/SGD run as one fused CuPy elementwise kernel per
+parameter (:mod:`biotorch.optim._kernels`), checked against the ``xp`` path by gpu tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+from biotorch.backend import array_module
+from biotorch.optim import _kernels
+from biotorch.optim.optimizer import Optimizer
+
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+
+
+def _check(name: str, value: float, low: float = 0.0) -> None:
+    if not value >= low:
+        raise ValueError(f"Invalid {name}: {value} (expected >= {low})")
+
+
+def _check_betas(betas) -> None:
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
+
+
+def _decayed(grad, param, weight_decay: float):
+    """``grad + weight_decay * param`` (L2 penalty), a new array only when needed."""
+    return grad + weight_decay * param if weight_decay else grad
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        _check("learning rate", lr)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _update(self, group, param, grad, state) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        grad = _decayed(grad, param, group["weight_decay"])
+        if momentum == 0:
+            param -= lr * grad
+            return
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            state["momentum_buffer"] = buf = grad.copy()
+        elif _kernels.use_fused(param):
+            _kernels.sgd(param, grad, buf, lr, momentum, group["dampening"], group["nesterov"])
+            return
+        else:
+            buf *= momentum
+            buf += (1 - group["dampening"]) * grad
+        param -= lr * (grad + momentum * buf if group["nesterov"] else buf)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with optional AMSGrad and L2 weight decay added to the gradient."""
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        _check("weight_decay value", weight_decay)
+        _check_betas(betas)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _update(self, group, param, grad, state) -> None:
+        xp = array_module(param)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
+            if amsgrad:
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        state["step"] += 1
+        step = state["step"]
+        if self._decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = _decayed(grad, param, weight_decay)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        step_size = lr / (1 - beta1**step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+        if _kernels.use_fused(param) and not amsgrad:
+            _kernels.adam(
+                param,
+                grad,
+                exp_avg,
+                exp_avg_sq,
+                beta1,
+                beta2,
+                step_size,
+                bias_correction2_sqrt,
+                eps,
+            )
+            return
+        exp_avg += (1 - beta1) * (grad - exp_avg)
+        exp_avg_sq *= beta2
+        scratch = xp.multiply(grad, grad)
+        scratch *= 1 - beta2
+        exp_avg_sq += scratch
+        if amsgrad:
+            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            second = state["max_exp_avg_sq"]
+        else:
+            second = exp_avg_sq
+        xp.sqrt(second, out=scratch)
+        scratch /= bias_correction2_sqrt
+        scratch += eps
+        xp.divide(exp_avg, scratch, out=scratch)
+        scratch *= step_size
+        param -= scratch
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter); default weight_decay 0.01."""
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class RMSprop(Optimizer):
+    """RMSprop with optional momentum and centering."""
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        for name, value in (("learning rate", lr), ("epsilon value", eps), ("alpha", alpha)):
+            _check(name, value)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _update(self, group, param, grad, state) -> None:
+        xp = array_module(param)
+        alpha, eps, momentum = group["alpha"], group["eps"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(param)
+            if momentum > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+        grad = _decayed(grad, param, group["weight_decay"])
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg += (1 - alpha) * (grad - grad_avg)
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            avg = xp.sqrt(square_avg) + eps
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += grad / avg
+            param -= group["lr"] * buf
+        else:
+            param -= group["lr"] * (grad / avg)
+
+
+class Adagrad(Optimizer):
+    """Adagrad with learning-rate decay and an initial accumulator value."""
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        for name, value in (
+            ("learning rate", lr),
+            ("lr_decay", lr_decay),
+            ("weight_decay value", weight_decay),
+            ("initial_accumulator_value", initial_accumulator_value),
+            ("epsilon value", eps),
+        ):
+            _check(name, value)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _update(self, group, param, grad, state) -> None:
+        xp = array_module(param)
+        if not state:
+            state["step"] = 0
+            state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
+        state["step"] += 1
+        grad = _decayed(grad, param, group["weight_decay"])
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        state["sum"] += grad * grad
+        param -= clr * grad / (xp.sqrt(state["sum"]) + group["eps"])
