@@ -624,7 +624,7 @@ logical_xor bitwise_not lerp
 sum mean var std max min amax amin argmax argmin prod logsumexp cumsum norm all any
 reshape view flatten unflatten squeeze unsqueeze transpose swapaxes permute expand expand_as
 repeat flip roll split chunk tril triu movedim narrow t view_as reshape_as
-gather scatter scatter_add index_select masked_fill take_along_dim masked_select nonzero
+gather scatter scatter_add index_select index_put masked_fill take_along_dim masked_select nonzero
 matmul mm bmm softmax log_softmax
 """
 
