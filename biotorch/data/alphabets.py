@@ -112,11 +112,12 @@ class Alphabet:
         self._lower = lower.tobytes()  # bytes.translate table: 1 for lowercase letters
         self._one_hot_rows = self._fractions(ambiguity)
         self.complement = None if complement is None else self._complement_map(complement)
-        for table in (self._decode, self._one_hot_rows, *self._encode.values()):
+        for table in (self._decode, self._one_hot_rows):
             table.flags.writeable = False
 
-    def _byte_table(self, iupac: str) -> np.ndarray:
-        """Byte -> token table for one IUPAC policy (``INVALID`` outside the alphabet)."""
+    def _byte_table(self, iupac: str) -> bytes:
+        """Byte -> token ``bytes.translate`` table for one IUPAC policy (``INVALID`` outside
+        the alphabet)."""
         table = np.full(256, INVALID, dtype=np.int8)
         for token, symbol in enumerate(self._token_symbols):
             if token == self.pad_token:
@@ -124,7 +125,7 @@ class Alphabet:
             if token > self.pad_token and iupac != "fractional":
                 token = self.unknown_token if iupac == "n" else FORBIDDEN
             table[[ord(symbol), ord(symbol.lower())]] = token
-        return table
+        return table.tobytes()
 
     def _fractions(self, ambiguity: Mapping[str, str]) -> np.ndarray:
         """One-hot rows (n_tokens, K): identity for letters, fractions for ambiguity codes."""
@@ -208,7 +209,12 @@ class Alphabet:
     def token_of(self, symbol: str) -> int:
         """Token of one letter, the unknown letter or an ambiguity code (case-insensitive)."""
         symbol = symbol.upper() if isinstance(symbol, str) else symbol
-        if not isinstance(symbol, str) or len(symbol) != 1 or symbol not in self._token_symbols:
+        if (
+            not isinstance(symbol, str)
+            or len(symbol) != 1
+            or symbol == "\0"
+            or symbol not in self._token_symbols
+        ):
             raise KeyError(
                 f"Alphabet {self.name!r}: symbol {symbol!r} is not a letter of "
                 f"{self.letters!r}, the unknown letter {self.unknown!r} or an ambiguity code "
@@ -238,7 +244,7 @@ class Alphabet:
             "complement": self.complement,
         }
 
-    def _check_policy(self, iupac: str) -> np.ndarray:
+    def _check_policy(self, iupac: str) -> bytes:
         if iupac not in IUPAC_POLICIES:
             raise ValueError(f"iupac={iupac!r} is not a policy; expected one of {IUPAC_POLICIES}")
         return self._encode[iupac]

@@ -180,7 +180,7 @@ def _lookup(
 ) -> np.ndarray:
     """Bytes -> int8 tokens through the alphabet's table; raise at the first bad character."""
     table = alphabet._check_policy(iupac)
-    tokens = np.frombuffer(_translate_bytes(buffer, table.tobytes()), dtype=np.int8)
+    tokens = np.frombuffer(_translate_bytes(buffer, table), dtype=np.int8)
     if tokens.size and tokens.min() < 0:
         pos = int(np.flatnonzero(tokens < 0)[0])
         index, start = None, 0
