@@ -1,16 +1,26 @@
-"""Matrix products."""
+"""Matrix products (``matmul``, ``mm``, ``bmm``, ``dot``, ``outer``) and ``linear``."""
 
 from __future__ import annotations
 
-from biotorch.autograd.function import Function
-from biotorch.backend import array_module
-from biotorch.ops.promotion import promote
+import numpy as np
 
-__all__ = ["matmul"]
+from biotorch.autograd.function import Function
+from biotorch.ops.promotion import promote
+from biotorch.tensor import Tensor
+
+__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear"]
 
 
 def _swap_last(x):
     return x.swapaxes(-1, -2)
+
+
+def _rows_times(x, w):
+    """``x @ w`` for a 2-D ``w``, with all of ``x``'s leading dimensions folded into one GEMM
+    (NumPy runs a stacked ``@`` as many small products, several times slower)."""
+    if x.ndim == 2:
+        return x @ w
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(x.shape[:-1] + (w.shape[-1],))
 
 
 class MatMul(Function):
@@ -19,37 +29,173 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a @ b
+        return _rows_times(a, b) if b.ndim == 2 else a @ b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        xp = array_module(grad)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = grad
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
+            g2 = grad.reshape(1, 1) if b.ndim == 1 else grad[..., None, :]
+        else:
+            g2 = grad[..., None] if b.ndim == 1 else grad
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = g2 @ _swap_last(b2)
+            ga = _rows_times(g2, b2.T) if b2.ndim == 2 else g2 @ _swap_last(b2)
             ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
         if ctx.needs_input_grad[1]:
-            gb = _swap_last(a2) @ g2
+            if b2.ndim == 2 and a2.ndim > 2:
+                gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = _swap_last(a2) @ g2
             gb = gb.reshape(gb.shape[:-2] + (gb.shape[-2],)) if b.ndim == 1 else gb
         return ga, gb
 
 
-def matmul(input, other):
-    """Matrix product with batching and broadcasting, as ``torch.matmul``."""
-    a, b = promote("matmul", input, other)
-    if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError("matmul: both arguments need at least 1 dimension")
-    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+class Outer(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a[:, None] * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga = grad @ b if ctx.needs_input_grad[0] else None
+        gb = a @ grad if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` as one GEMM over all leading dimensions of ``x``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        out = _rows_times(x.reshape(1, -1) if x.ndim == 1 else x, weight.T)
+        if bias is not None:
+            out += bias
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        g2 = grad.reshape(-1, weight.shape[0])
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = (g2 @ weight).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            gw = g2.T @ x.reshape(-1, weight.shape[1])
+        if ctx.needs_input_grad[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def _check(name: str, ndim: int | None = None, same_dtype: bool = True, **operands) -> None:
+    """Every operand is a Tensor (with ``ndim`` dimensions, if given), and all share one dtype
+    unless ``same_dtype`` is False (PyTorch's products do not promote)."""
+    for arg, t in operands.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: expected a Tensor for '{arg}', got {type(t).__name__}")
+        if ndim is not None:
+            _check_ndim(name, arg, t, ndim)
+    dtypes = {arg: t.dtype for arg, t in operands.items()}
+    if same_dtype and len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{arg} is {d}" for arg, d in dtypes.items())
+        raise RuntimeError(f"{name}: expected operands of the same dtype, but {listed}")
+
+
+def _check_ndim(name: str, arg: str, t, ndim: int) -> None:
+    if t.ndim != ndim:
         raise RuntimeError(
-            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
-            f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
+            f"{name}: expected '{arg}' to be a {ndim}-D tensor, got shape {tuple(t.shape)}"
         )
-    return MatMul.apply(a, b)
+
+
+def matmul(input, other):
+    """Matrix product with batching and broadcasting, as ``torch.matmul`` (1-D operands are
+    treated as vectors; leading dimensions broadcast)."""
+    _check("matmul", input=input, other=other)
+    if input.ndim == 0 or other.ndim == 0:
+        raise RuntimeError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {tuple(input.shape)} "
+            f"and {tuple(other.shape)}"
+        )
+    inner = other.shape[-2 if other.ndim > 1 else 0]
+    if input.shape[-1] != inner:
+        raise RuntimeError(
+            f"matmul: shapes {tuple(input.shape)} and {tuple(other.shape)} cannot be multiplied "
+            f"(input's last dimension {input.shape[-1]} != {inner})"
+        )
+    try:
+        np.broadcast_shapes(input.shape[:-2], other.shape[:-2])
+    except ValueError:
+        raise RuntimeError(
+            f"matmul: the batch dimensions of shapes {tuple(input.shape)} and "
+            f"{tuple(other.shape)} do not broadcast"
+        ) from None
+    return MatMul.apply(input, other)
+
+
+def mm(input, mat2):
+    """Product of two matrices, ``(n, k) @ (k, m)``; no broadcasting."""
+    _check("mm", 2, input=input, mat2=mat2)
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(
+            f"mm: input and mat2 shapes cannot be multiplied "
+            f"({input.shape[0]}x{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})"
+        )
+    return MatMul.apply(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched product of matrices, ``(b, n, k) @ (b, k, m)``; no broadcasting."""
+    _check("bmm", 3, input=input, mat2=mat2)
+    b, n, k = input.shape
+    if mat2.shape[:2] != (b, k):
+        raise RuntimeError(
+            f"bmm: expected mat2 of shape ({b}, {k}, m) for input of shape {(b, n, k)}, "
+            f"got {tuple(mat2.shape)}"
+        )
+    return MatMul.apply(input, mat2)
+
+
+def dot(input, tensor):
+    """Inner product of two 1-D tensors of the same length (a 0-d result)."""
+    _check("dot", 1, input=input, tensor=tensor)
+    if input.shape != tensor.shape:
+        raise RuntimeError(
+            f"dot: input and tensor must have the same length, got {input.shape[0]} and "
+            f"{tensor.shape[0]}"
+        )
+    return MatMul.apply(input, tensor)
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    _check("outer", 1, False, input=input, vec2=vec2)
+    return Outer.apply(*promote("outer", input, vec2))
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, as ``torch.nn.functional.linear``: ``input`` is
+    ``(*, in_features)``, ``weight`` ``(out_features, in_features)``, ``bias`` ``(out_features,)``.
+    """
+    operands = {"input": input, "weight": weight}
+    if bias is not None:
+        operands["bias"] = bias
+    _check("linear", **operands)
+    _check_ndim("linear", "weight", weight, 2)
+    features = input.shape[-1] if input.ndim else 0
+    if features != weight.shape[1]:
+        raise RuntimeError(
+            f"linear: input of shape {tuple(input.shape)} has {features} features, weight of "
+            f"shape {tuple(weight.shape)} expects {weight.shape[1]}"
+        )
+    if bias is not None and bias.shape not in ((weight.shape[0],), (1,), ()):
+        raise RuntimeError(
+            f"linear: bias of shape {tuple(bias.shape)} does not match {weight.shape[0]} "
+            f"output features"
+        )
+    return Linear.apply(input, weight, bias)
