@@ -24,6 +24,7 @@ from biotorch import autograd, cuda, nn, ops, optim
 from biotorch.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad
 from biotorch.autograd import set_grad_enabled
 from biotorch.ops import *  # noqa: F403
+from biotorch.serialization import load, load_torch_state_dict, save
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
