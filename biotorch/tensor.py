@@ -625,7 +625,7 @@ sum mean var std max min amax amin argmax argmin prod logsumexp cumsum norm all 
 reshape view flatten unflatten squeeze unsqueeze transpose swapaxes permute expand expand_as
 repeat flip roll split chunk tril triu movedim narrow t view_as reshape_as
 gather scatter scatter_add index_select index_put masked_fill take_along_dim masked_select nonzero
-matmul mm bmm softmax log_softmax
+matmul mm bmm dot outer softmax log_softmax
 """
 
 
