@@ -156,6 +156,20 @@ CASES = {
         ),
         [2 * normal(2, 4, 3)],
     ),
+    "cross_entropy_permuted": (
+        lambda F, L, r, x: F.cross_entropy(
+            x.permute(0, 2, 1), const(L, IDX_NCL, x), reduction=r, label_smoothing=0.1
+        ),
+        [2 * normal(2, 3, 4)],
+    ),
+    "cross_entropy_probs_permuted": (
+        lambda F, L, r, x, t: F.cross_entropy(x.permute(0, 2, 1), t, reduction=r),
+        [2 * normal(2, 3, 4), uniform(0.0, 1.0, (2, 4, 3))],
+    ),
+    "nll_permuted": (
+        lambda F, L, r, x: F.nll_loss(x.permute(0, 2, 1), const(L, IDX_NCL, x), reduction=r),
+        [normal(2, 3, 4)],
+    ),
     "cross_entropy_1d": (
         lambda F, L, r, x: F.cross_entropy(x, const(L, IDX_SCALAR, x), reduction=r),
         [2 * normal(5)],

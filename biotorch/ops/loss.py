@@ -193,8 +193,9 @@ def _class_weight(name: str, weight, n_classes: int, dtype):
 
 # -- class-index helpers -------------------------------------------------------------------------
 def _log_softmax(xp, x, axis: int):
-    """Numerically stable log-softmax of an array along ``axis``."""
-    out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))
+    """Numerically stable log-softmax of an array along ``axis``, C-contiguous whatever the
+    layout of ``x`` (the backward passes scatter into its flat view)."""
+    out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty(x.shape, x.dtype))
     out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
     return out
 
