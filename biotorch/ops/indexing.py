@@ -385,7 +385,8 @@ def _scatter(input: Tensor, dim: int, index: Tensor, src, accumulate: bool, name
     if isinstance(src, Tensor):
         if src.dtype != input.dtype:
             raise RuntimeError(
-                f"{name}: src has dtype {src.dtype} but input has {input.dtype}; they must match"
+                f"{name}: src has dtype {src.dtype.name} but input has {input.dtype.name}; they "
+                f"must match"
             )
         if src.ndim != idx.ndim:
             raise RuntimeError(
