@@ -144,3 +144,16 @@ def test_gpu_matches_cpu(training):
         return F.batch_norm(x, rm, rv, w, b, training=training)
 
     check_gpu_matches_cpu(bn, *random_inputs((8, 5, 11), (5,), (5,)))
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_modifying_the_weight_before_backward_is_detected(norm):
+    x = bt.ones(4, 3, requires_grad=True)
+    w = bt.ones(3)
+    if norm == "layer":
+        y = F.layer_norm(x, (3,), w)
+    else:
+        y = F.batch_norm(x, None, None, w, training=True)
+    w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()

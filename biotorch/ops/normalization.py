@@ -87,17 +87,17 @@ class BatchNorm(Function):
             xhat *= rstd
         w = None if weight is None else weight.reshape(bshape)
         b = None if bias is None else bias.reshape(bshape)
-        ctx.axes, ctx.training = axes, training
-        ctx.save_for_backward(xhat, rstd, w)
+        ctx.axes, ctx.bshape, ctx.training = axes, bshape, training
+        ctx.save_for_backward(xhat, rstd, weight)
         return _affine(xhat, w, b)
 
     @staticmethod
     def backward(ctx, grad):
-        xhat, rstd, w = ctx.saved_tensors
+        xhat, rstd, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         gx = gw = gb = None
         if need[0]:
-            g = grad if w is None else grad * w
+            g = grad if weight is None else grad * weight.reshape(ctx.bshape)
             gx = _normalized_grad(g, xhat, rstd, ctx.axes) if ctx.training else g * rstd
         if need[3]:
             gw = (grad * xhat).sum(axis=ctx.axes)
