@@ -37,6 +37,16 @@ def promote(name: str, a, b):
             return a, b
         target = result_type([(a.ndim, a.dtype), (b.ndim, b.dtype)])
         return a.to(target), b.to(target)
+    if a_is_t or b_is_t:
+        # Fast path: a Python number of the tensor's category or lower leaves the dtype alone.
+        kind = (a if a_is_t else b)._data.dtype.kind
+        scalar_type = type(b if a_is_t else a)
+        if (
+            scalar_type is bool
+            or (scalar_type is float and kind == "f")
+            or (scalar_type is int and kind != "b")
+        ):
+            return a, b
     _check(name, "input", a)
     _check(name, "other", b)
     if a_is_t or b_is_t:
