@@ -59,6 +59,16 @@ def test_dtype_argument_casts_first(name):
 
 
 @pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("shape,dim", [((4, 0), 1), ((0, 3), 1)])
+def test_empty_inputs(name, shape, dim):
+    x = bt.zeros(*shape, requires_grad=True)
+    y = getattr(F, name)(x, dim)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("name", FUNCS)
 def test_errors(name):
     fn = getattr(F, name)
     with pytest.raises(TypeError, match=f"{name}: dim is required"):

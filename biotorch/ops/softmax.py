@@ -16,8 +16,11 @@ class _AlongDim(Function):
     @staticmethod
     def forward(ctx, x, axis):
         xp = array_module(x)
-        out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))
-        type(ctx)._finish(xp, out, axis)
+        if x.size == 0:
+            out = x.copy()
+        else:
+            out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))
+            type(ctx)._finish(xp, out, axis)
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
