@@ -191,21 +191,23 @@ class Generator:
         with cp.cuda.Device(self.device.index):
             return cp.random.RandomState(_mix_seed(self._seed, self._counter), method=method)
 
+    def _floats(self, numpy_method: str, cupy_method: str, shape, dtype):
+        """Float32/float64 draws in ``dtype`` (float16 is drawn as float32 and rounded)."""
+        dtype = np.dtype(dtype)
+        draw = np.dtype(np.float32) if dtype == np.float16 else dtype
+        if self.device.type == "cpu":
+            values = getattr(self._numpy, numpy_method)(shape, dtype=draw)
+        else:
+            values = getattr(self._gpu_stream(), cupy_method)(shape, dtype=draw)
+        return values.astype(dtype, copy=False)
+
     def random(self, shape, dtype):
         """Uniform [0, 1) floats of a NumPy float ``dtype``."""
-        if self.device.type == "cpu":
-            if dtype == np.float16:
-                return self._numpy.random(shape, dtype=np.float32).astype(dtype)
-            return self._numpy.random(shape, dtype=dtype)
-        return self._gpu_stream().random_sample(shape, dtype=np.float32).astype(dtype, copy=False)
+        return self._floats("random", "random_sample", shape, dtype)
 
     def normal(self, shape, dtype):
         """Standard-normal floats of a NumPy float ``dtype``."""
-        if self.device.type == "cpu":
-            if dtype == np.float16:
-                return self._numpy.standard_normal(shape, dtype=np.float32).astype(dtype)
-            return self._numpy.standard_normal(shape, dtype=dtype)
-        return self._gpu_stream().standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
+        return self._floats("standard_normal", "standard_normal", shape, dtype)
 
     def integers(self, low: int, high: int, shape, dtype):
         """Integers in [low, high) of a NumPy integer ``dtype``."""
