@@ -210,6 +210,19 @@ def test_scatter_from_a_larger_src(name):
     assert ours.tolist() == ref.tolist()
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_integer_scatter_add_and_accumulate_are_exact(device):
+    """int64 has no CUDA atomicAdd: the GPU falls back to an exact host computation."""
+    big = 2**53 + 1
+    x = bt.full((2, 3), big, dtype=bt.int64).to(device)
+    index = bt.tensor([[0, 0, 2], [1, 1, 1]]).to(device)
+    src = bt.tensor([[1, 2, 3], [4, 5, 6]]).to(device)
+    out = x.scatter_add(1, index, src).tolist()
+    assert out == [[big + 3, big, big + 3], [big, big + 15, big]]
+    acc = bt.index_put(x, (bt.tensor([1, 1]).to(device),), bt.tensor([[1], [2]]).to(device), True)
+    assert acc.tolist()[1] == [big + 3] * 3
+
+
 def test_masked_fill_inplace_and_integer_tensor():
     x = bt.zeros(2, 3, dtype=bt.int64)
     x.masked_fill_(bt.tensor([True, False, True]), 1.5)

@@ -35,15 +35,25 @@ __all__ = [
 ]
 
 
+# Dtypes CUDA's atomicAdd (hence ``cupyx.scatter_add``) handles.
+_ATOMIC_ADD_DTYPES = frozenset(np.dtype(d) for d in ("float16", "float32", "float64", "int32"))
+
+
 def _scatter_add(target, key, values) -> None:
     """``target[key] += values`` with repeated indices accumulating."""
     xp = array_module(target)
+    values = xp.asarray(values).astype(target.dtype, copy=False)
     if xp is np:
         np.add.at(target, key, values)
-    else:
+    elif target.dtype in _ATOMIC_ADD_DTYPES:
         import cupyx  # the GPU path only: CuPy is already imported when its arrays exist
 
         cupyx.scatter_add(target, key, values)
+    else:  # no atomicAdd for int64, int8, bool…: exact, on the host (rare: no gradients)
+        host = xp.asnumpy(target)
+        host_key = tuple(k.get() if hasattr(k, "get") else k for k in key)
+        np.add.at(host, host_key, xp.asnumpy(values))
+        target[...] = xp.asarray(host)
 
 
 class BasicIndex(Function):
@@ -158,6 +168,8 @@ def _index_array(item, input: Tensor, xp, name: str):
                 f"{input.device}; move the index with .to({str(input.device)!r})"
             )
         arr = item._data
+    elif hasattr(item, "__cuda_array_interface__"):
+        arr = xp.asarray(item)
     else:
         arr = np.asarray(item)
         if arr.size == 0 and arr.dtype.kind == "f":
