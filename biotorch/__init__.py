@@ -23,7 +23,14 @@ from biotorch.tensor import Tensor
 from biotorch import autograd, cuda, nn, ops, optim
 from biotorch.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad
 from biotorch.autograd import set_grad_enabled
-from biotorch.ops import *  # noqa: F403
+from biotorch.ops.conversion import *  # noqa: F403
+from biotorch.ops.creation import *  # noqa: F403
+from biotorch.ops.elementwise import *  # noqa: F403
+from biotorch.ops.indexing import *  # noqa: F403
+from biotorch.ops.linalg import *  # noqa: F403
+from biotorch.ops.reduction import *  # noqa: F403
+from biotorch.ops.shape import *  # noqa: F403
+from biotorch.ops.softmax import *  # noqa: F403
 from biotorch.serialization import load, load_torch_state_dict, save
 
 half, float, double = float16, float32, float64

@@ -546,13 +546,22 @@ class Tensor:
         return _ops.logical_not(self) if self._data.dtype == np.bool_ else _ops.bitwise_not(self)
 
     def __and__(self, other):
-        return _ops.logical_and(self, other)
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ops.logical_or(self, other)
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.bitwise_or(other, self)
 
     def __xor__(self, other):
-        return _ops.logical_xor(self, other)
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops.bitwise_xor(other, self)
 
     def __eq__(self, other):
         return _ops.eq(self, other)
@@ -620,7 +629,7 @@ _METHODS = """
 abs sign neg exp log log1p expm1 log2 sqrt rsqrt reciprocal square sin cos tanh sigmoid relu
 floor ceil round trunc clamp clip maximum minimum isnan isfinite isinf
 add sub mul div floor_divide remainder pow eq ne lt le gt ge logical_and logical_or logical_not
-logical_xor bitwise_not lerp
+logical_xor bitwise_and bitwise_or bitwise_xor bitwise_not lerp
 sum mean var std max min amax amin argmax argmin prod logsumexp cumsum norm all any
 reshape view flatten unflatten squeeze unsqueeze transpose swapaxes permute expand expand_as
 repeat flip roll split chunk tril triu movedim narrow t view_as reshape_as

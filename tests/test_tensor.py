@@ -154,3 +154,24 @@ def test_cuda_round_trip_and_device_mismatch():
     with pytest.raises(RuntimeError, match="same device"):
         x + y
     assert bt.from_dlpack(y.detach()).device == y.device
+
+
+def test_bitwise_operators_follow_dtype():
+    a = bt.tensor([5, 3, 12])
+    assert (a & 6).tolist() == [4, 2, 4] and (a | 1).tolist() == [5, 3, 13]
+    assert (a ^ 3).tolist() == [6, 0, 15] and (3 & a).tolist() == [1, 3, 0]
+    assert (~a).tolist() == [-6, -4, -13]
+    m = bt.tensor([True, False, True])
+    assert (m & bt.tensor([True, True, False])).tolist() == [True, False, False]
+    assert (~m).tolist() == [False, True, False] and (m | False).dtype == bt.bool
+    with pytest.raises(TypeError, match="integer or bool"):
+        bt.ones(2) & 1
+
+
+def test_top_level_namespace_has_torch_level_functions_only():
+    for name in ("exp", "sum", "cat", "matmul", "softmax", "where", "tensor", "sigmoid"):
+        assert hasattr(bt, name), name
+    # nn-level functions whose torch top-level namesakes take other arguments stay in F
+    for name in ("embedding", "batch_norm", "dropout", "cross_entropy", "conv1d"):
+        assert not hasattr(bt, name), name
+        assert hasattr(bt.nn.functional, name), name

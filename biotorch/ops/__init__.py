@@ -1,9 +1,23 @@
-"""Tensor operations, one module per family; ``biotorch`` re-exports the public names."""
+"""Tensor operations, one module per family.
+
+``biotorch`` re-exports the torch-level families (elementwise, reductions, shape, indexing,
+linalg, creation, softmax); the nn-level ones (activations, conv, pooling, dropout, embedding,
+normalization, attention, losses) are public through ``biotorch.nn.functional``, as in PyTorch.
+Tensor methods dispatch to the names here.
+"""
 
 from biotorch.ops.activation import *
 from biotorch.ops.attention import *
 from biotorch.ops.conv import *
 from biotorch.ops.conversion import *
+from biotorch.ops.conversion import (
+    cast,
+    copy_from,
+    full_like_from,
+    normal_like,
+    to_device,
+    uniform_like,
+)
 from biotorch.ops.creation import *
 from biotorch.ops.dropout import *
 from biotorch.ops.elementwise import *

@@ -9,15 +9,7 @@ from biotorch.dtypes import dtype as _dtype
 from biotorch.dtypes import to_dtype
 from biotorch.tensor import Tensor
 
-__all__ = [
-    "cast",
-    "to_device",
-    "clone",
-    "copy_from",
-    "full_like_from",
-    "uniform_like",
-    "normal_like",
-]
+__all__ = ["clone"]
 
 
 class Cast(Function):

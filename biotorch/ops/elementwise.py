@@ -65,6 +65,9 @@ __all__ = [
     "logical_or",
     "logical_not",
     "logical_xor",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
     "bitwise_not",
     "isnan",
     "isfinite",
@@ -958,6 +961,35 @@ def logical_xor(input: Tensor, other: Tensor) -> Tensor:
 def logical_not(input: Tensor) -> Tensor:
     """Elementwise logical NOT (nonzero is True); bool result."""
     return Predicate.apply(_tensor("logical_not", input), ufunc="logical_not")
+
+
+def _bitwise(name: str, input, other) -> Tensor:
+    a, b = promote(name, input, other)
+    for arg, value in (("input", a), ("other", b)):
+        if isinstance(value, Tensor) and value._data.dtype.kind not in "biu":
+            raise TypeError(
+                f"{name}: expected an integer or bool tensor for '{arg}', got {value.dtype}"
+            )
+        if isinstance(value, float):
+            raise TypeError(f"{name}: expected an integer or bool for '{arg}', got {value!r}")
+    if not isinstance(a, Tensor):
+        a, b = b, a  # the three are commutative; the array goes first to pick the array module
+    return Predicate.apply(a, b, ufunc=name)
+
+
+def bitwise_and(input: Tensor, other) -> Tensor:
+    """Bitwise AND of integer or bool tensors (``input & other``)."""
+    return _bitwise("bitwise_and", input, other)
+
+
+def bitwise_or(input: Tensor, other) -> Tensor:
+    """Bitwise OR of integer or bool tensors (``input | other``)."""
+    return _bitwise("bitwise_or", input, other)
+
+
+def bitwise_xor(input: Tensor, other) -> Tensor:
+    """Bitwise XOR of integer or bool tensors (``input ^ other``)."""
+    return _bitwise("bitwise_xor", input, other)
 
 
 def bitwise_not(input: Tensor) -> Tensor:
