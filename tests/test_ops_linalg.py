@@ -35,6 +35,22 @@ CASES = {
     "linear_batched": (_linear, [(2, 3, 4, 3), (5, 3), (5,)]),
     "linear_vector": (_linear, [(3,), (2, 3), (2,)]),
     "linear_odd": (_linear, [(1, 1), (1, 1), (1,)]),
+    "einsum_mm": (lambda m, a, b: m.einsum("ij,jk->ik", a, b), [(2, 3), (3, 4)]),
+    "einsum_implicit_bmm": (lambda m, a, b: m.einsum("bij,bjk", a, b), [(2, 2, 3), (2, 3, 4)]),
+    "einsum_list": (lambda m, a, b: m.einsum("i,j", [a, b]), [(2,), (3,)]),
+    "einsum_ellipsis": (
+        lambda m, a, b: m.einsum("...ij,...jk", a, b),
+        [(2, 1, 2, 3), (4, 3, 5)],
+    ),
+    "einsum_size1_broadcast": (lambda m, a, b: m.einsum("ab,ab->a", a, b), [(2, 1), (2, 3)]),
+    "einsum_diagonal": (lambda m, a, b: m.einsum("iij,jk->ik", a, b), [(2, 2, 3), (3, 4)]),
+    "einsum_trace": (lambda m, a: m.einsum("ii", a), [(3, 3)]),
+    "einsum_sum_one": (lambda m, a: m.einsum("ijk->kj", a), [(2, 3, 4)]),
+    "einsum_chain": (
+        lambda m, a, b, c: m.einsum("ij,jk,kl->il", a, b, c),
+        [(2, 3), (3, 4), (4, 2)],
+    ),
+    "einsum_separate_sums": (lambda m, a, b: m.einsum("ij,kl->", a, b), [(2, 3), (2, 2)]),
 }
 
 
@@ -85,6 +101,13 @@ def test_integer_matmul_needs_no_grad():
     assert bt.mm(a, a).dtype == bt.int64
 
 
+def test_einsum_output_is_not_a_view_of_its_input():
+    x = bt.ones(2, 3)
+    out = bt.einsum("ij->ji", x)
+    out[0, 0] = 5.0
+    assert x.tolist() == [[1.0] * 3] * 2
+
+
 def test_outer_promotes_like_torch():
     out = bt.outer(bt.tensor([1, 2]), bt.tensor([0.5, 1.0]))
     assert out.dtype == bt.float32 and out.tolist() == [[0.5, 1.0], [1.0, 2.0]]
@@ -115,6 +138,16 @@ def test_outer_promotes_like_torch():
             lambda: F.linear(bt.ones(2, 3), bt.ones(4, 3), bt.ones(3)),
             RuntimeError,
             "linear: bias of shape",
+        ),
+        (lambda: bt.einsum("ij,jk", bt.ones(2, 3)), ValueError, "has 2 operands, got 1"),
+        (lambda: bt.einsum("ij", bt.ones(3)), ValueError, "subscripts 'ij' do not match"),
+        (lambda: bt.einsum("ij,jk", bt.ones(2, 3), bt.ones(4, 2)), ValueError, "'j' has sizes"),
+        (lambda: bt.einsum("ij->k", bt.ones(2, 3)), ValueError, "output subscripts 'k'"),
+        (lambda: bt.einsum("ij->ii", bt.ones(2, 3)), ValueError, "must be distinct"),
+        (
+            lambda: bt.einsum("i", [1.0]),
+            TypeError,
+            r"einsum: expected a Tensor for 'operands\[0\]'",
         ),
         (
             lambda: F.linear(bt.ones(2, 3), bt.ones(4, 3, dtype=bt.float64)),

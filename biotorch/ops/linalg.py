@@ -1,14 +1,18 @@
-"""Matrix products (``matmul``, ``mm``, ``bmm``, ``dot``, ``outer``) and ``linear``."""
+"""Matrix products (``matmul``, ``mm``, ``bmm``, ``dot``, ``outer``, ``einsum``) and ``linear``."""
 
 from __future__ import annotations
+
+import string
+from collections import Counter
 
 import numpy as np
 
 from biotorch.autograd.function import Function
+from biotorch.backend import array_module
 from biotorch.ops.promotion import promote
 from biotorch.tensor import Tensor
 
-__all__ = ["matmul", "mm", "bmm", "dot", "outer", "linear"]
+__all__ = ["matmul", "mm", "bmm", "dot", "outer", "einsum", "linear"]
 
 
 def _swap_last(x):
@@ -90,6 +94,87 @@ class Linear(Function):
         if ctx.needs_input_grad[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb
+
+
+class Einsum(Function):
+    """``einsum`` with explicit subscripts (one letter per dimension, no ellipsis); the gradient
+    of each operand is an einsum of the output gradient with the other operands."""
+
+    @staticmethod
+    def forward(ctx, *operands, terms, output, fresh):
+        ctx.terms, ctx.output, ctx.fresh = terms, output, fresh
+        ctx.save_for_backward(*operands)
+        xp = array_module(operands[0])
+        out = xp.einsum(",".join(terms) + "->" + output, *operands, optimize=len(operands) > 1)
+        return out.copy() if len(operands) == 1 else out  # a one-operand einsum may be a view
+
+    @staticmethod
+    def backward(ctx, grad):
+        operands = ctx.saved_tensors
+        return tuple(
+            _einsum_grad(grad, i, operands, ctx.terms, ctx.output, ctx.fresh) if need else None
+            for i, need in enumerate(ctx.needs_input_grad)
+        )
+
+
+def _einsum_grad(grad, i, operands, terms, output, fresh):
+    xp = array_module(grad)
+    term, sizes = terms[i], dict(zip(terms[i], operands[i].shape, strict=True))
+    others = [t for j, t in enumerate(terms) if j != i]
+    unique = "".join(dict.fromkeys(term))
+    kept = "".join(c for c in unique if c in output or any(c in t for t in others))
+    inputs = [grad] + [op for j, op in enumerate(operands) if j != i]
+    g = xp.einsum(",".join([output, *others]) + "->" + kept, *inputs, optimize=True)
+    # Letters summed within this operand alone, or broadcast from size 1 elsewhere: the
+    # gradient is constant along them.
+    shape = [g.shape[kept.index(c)] if c in kept else 1 for c in unique]
+    full = [sizes[c] if n == 1 else n for c, n in zip(unique, shape, strict=True)]
+    if shape != full:
+        g = xp.broadcast_to(g.reshape(shape), full)
+    if unique != term:  # repeated letters (a diagonal): place the gradient on it
+        renamed, deltas, seen, spare = "", [], set(), list(fresh)
+        for c in term:
+            if c in seen:
+                renamed += spare[0]
+                deltas.append((c + spare.pop(0), xp.eye(sizes[c], dtype=g.dtype)))
+            else:
+                renamed += c
+                seen.add(c)
+        subscripts = ",".join([unique] + [d for d, _ in deltas]) + "->" + renamed
+        g = xp.einsum(subscripts, g, *[e for _, e in deltas])
+    return g
+
+
+def _einsum_subscripts(equation: str, operands) -> tuple:
+    """(one explicit term per operand, the output term, unused letters) with ``...`` expanded."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(
+            f"einsum: equation {equation!r} has {len(terms)} operands, got {len(operands)} tensors"
+        )
+    fresh = [c for c in string.ascii_letters if c not in eq]
+    spans = [op.ndim - len(t.replace("...", "")) for t, op in zip(terms, operands, strict=True)]
+    n_ell = max([n for n, t in zip(spans, terms, strict=True) if "..." in t], default=0)
+    ell = "".join(fresh[:n_ell])
+    expanded = []
+    for k, (t, op, n) in enumerate(zip(terms, operands, spans, strict=True)):
+        t = t.replace("...", ell[n_ell - n :]) if "..." in t and n >= 0 else t
+        if len(t) != op.ndim or not all(c in string.ascii_letters for c in t):
+            raise ValueError(
+                f"einsum: subscripts {terms[k]!r} do not match operand {k} of shape "
+                f"{tuple(op.shape)}"
+            )
+        expanded.append(t)
+    if arrow:
+        output = rhs.replace("...", ell)
+    else:
+        counts = Counter("".join(expanded))
+        output = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    if len(set(output)) != len(output) or any(c not in lhs + ell for c in output):
+        raise ValueError(f"einsum: output subscripts {rhs!r} must be distinct input subscripts")
+    return expanded, output, fresh[n_ell:]
 
 
 def _check(name: str, ndim: int | None = None, same_dtype: bool = True, **operands) -> None:
@@ -176,6 +261,29 @@ def outer(input, vec2):
     """Outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
     _check("outer", 1, False, input=input, vec2=vec2)
     return Outer.apply(*promote("outer", input, vec2))
+
+
+def einsum(equation: str, *operands):
+    """Sum of products over the subscripts in ``equation``, as ``torch.einsum`` (``...``
+    broadcasts; without ``->`` the output is the letters used once, in alphabetical order).
+
+    Example
+    -------
+    >>> einsum("bij,bjk->bik", a, b)  # batched matrix product
+    """
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError(f"einsum: equation {equation!r} was given no operands")
+    _check("einsum", **{f"operands[{i}]": op for i, op in enumerate(operands)})
+    terms, output, fresh = _einsum_subscripts(equation, operands)
+    for c in set(output).union(*terms):
+        sizes = {op.shape[t.index(c)] for t, op in zip(terms, operands, strict=True) if c in t} - {
+            1
+        }
+        if len(sizes) > 1:
+            raise ValueError(f"einsum: subscript {c!r} has sizes {sorted(sizes)} in {equation!r}")
+    return Einsum.apply(*operands, terms=tuple(terms), output=output, fresh=tuple(fresh))
 
 
 def linear(input, weight, bias=None):
