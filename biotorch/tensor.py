@@ -394,6 +394,16 @@ class Tensor:
         return _ops.index(self, index)
 
     def __setitem__(self, index, value) -> None:
+        is_tensor = isinstance(value, Tensor)
+        recording = is_grad_enabled() and (
+            self._requires_grad or (is_tensor and value._requires_grad)
+        )
+        same_device = not is_tensor or type(value._data) is type(self._data)
+        if not recording and same_device and _is_basic_index(index):
+            self._check_writeable()
+            self._data[index] = value._data if is_tensor else value
+            self._version_box[0] += 1
+            return
         self._inplace(_ops.index_put, index, value)
 
     # -- in-place operations -------------------------------------------------------------------
@@ -406,6 +416,7 @@ class Tensor:
                 "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with biotorch.no_grad():` (as optimizers do) or use an out-of-place op"
             )
+        self._check_writeable()
         result = op(self, *args, **kwargs)
         if (
             recording
@@ -442,6 +453,13 @@ class Tensor:
         if result._requires_grad:
             self._grad_fn, self._output_nr, self._requires_grad = node, result._output_nr, True
         return self
+
+    def _check_writeable(self) -> None:
+        if isinstance(self._data, np.ndarray) and not self._data.flags.writeable:
+            raise RuntimeError(
+                "in-place: this tensor is a read-only view (e.g. from expand(), whose elements "
+                "share memory); clone() it before modifying it"
+            )
 
     def add_(self, other, *, alpha=1) -> Tensor:
         return self._inplace(_ops.add, other, alpha=alpha)
@@ -594,6 +612,18 @@ class _HookHandle:
 
     def remove(self) -> None:
         self._registry.pop(self._id, None)
+
+
+def _is_basic_index(index) -> bool:
+    """True for keys of ints, forward slices, None and Ellipsis (NumPy and PyTorch agree)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, slice):
+            if part.step is not None and (not isinstance(part.step, int) or part.step <= 0):
+                return False
+        elif not (part is None or part is Ellipsis or type(part) is int):
+            return False
+    return True
 
 
 def parse_to_args(args: tuple, kwargs: dict) -> tuple:

@@ -175,3 +175,23 @@ def test_top_level_namespace_has_torch_level_functions_only():
     for name in ("embedding", "batch_norm", "dropout", "cross_entropy", "conv1d"):
         assert not hasattr(bt, name), name
         assert hasattr(bt.nn.functional, name), name
+
+
+def test_setitem_without_grad_writes_in_place_and_bumps_the_version():
+    x = bt.zeros(3, 4)
+    storage = x._data
+    x[1] = 2.0
+    x[:, 1:3] = bt.ones(3, 2)
+    x[0, -1] = bt.tensor(5.0)
+    assert x._data is storage and x._version == 3
+    assert x.tolist() == [[0, 1, 1, 5], [2, 1, 1, 2], [0, 1, 1, 0]]
+    with pytest.raises(ValueError, match="step"):
+        x[::-1] = 0.0
+
+
+def test_writing_into_an_expanded_view_is_explained():
+    e = bt.ones(1, 3).expand(4, 3)
+    with pytest.raises(RuntimeError, match="clone"):
+        e.add_(1)
+    with pytest.raises(RuntimeError, match="clone"):
+        e[0] = 2.0

@@ -58,8 +58,8 @@ class Function:
         "__weakref__",
     )
 
-    # Index of the argument whose storage the (single) output views, for view ops such as
-    # reshape and transpose: the output then shares that tensor's version counter.
+    # Index of the argument whose storage the outputs view, for view ops such as reshape,
+    # transpose and split: the outputs then share that tensor's version counter.
     _view_of = None
 
     @staticmethod
@@ -145,8 +145,9 @@ class Function:
             results.append(Tensor._make(o, grad_out, ctx if grad_out else None, nr))
         if cls._view_of is not None:
             base = args[cls._view_of]
-            results[0]._version_box = base._version_box
-            results[0]._base = base if base._base is None else base._base
+            root = base if base._base is None else base._base
+            for view in results:
+                view._version_box, view._base = base._version_box, root
         if record:
             ctx._next = tuple(
                 [a._edge() if need else None for a, need in zip(args, needs, strict=True)]

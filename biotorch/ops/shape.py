@@ -117,6 +117,8 @@ class Narrow(Function):
 class Split(Function):
     """Consecutive pieces along ``dim``; every output is a view of the input."""
 
+    _view_of = 0
+
     @staticmethod
     def forward(ctx, a, sizes, dim):
         ctx.dim = dim
@@ -343,15 +345,6 @@ def _reshape(input: Tensor, shape: tuple, name: str, copy_ok: bool) -> Tensor:
             f"one dimension spans two non-contiguous blocks; use .reshape(...) instead"
         )
     return ReshapeCopy.apply(input, shape)
-
-
-def _mark_views(outputs: tuple, base: Tensor) -> tuple:
-    """Let every output of a multi-output view op share ``base``'s version counter (the core
-    does this for a view op's first output only)."""
-    root = base if base._base is None else base._base
-    for out in outputs:
-        out._version_box, out._base = base._version_box, root
-    return outputs
 
 
 # -- public functions --------------------------------------------------------------------------
@@ -630,7 +623,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def _split(input: Tensor, sizes: list, d: int) -> tuple:
-    return _mark_views(Split.apply(input, tuple(sizes), d), input)
+    return Split.apply(input, tuple(sizes), d)
 
 
 def split(input: Tensor, split_size_or_sections: int | list, dim: int = 0) -> tuple:
