@@ -18,6 +18,7 @@ from biotorch.autograd.function import Function
 from biotorch.autograd.grad_mode import is_grad_enabled
 from biotorch.backend import array_module
 from biotorch.ops.promotion import promote
+from biotorch.ops.softmax import log_softmax_array
 from biotorch.tensor import Tensor
 
 __all__ = [
@@ -192,14 +193,6 @@ def _class_weight(name: str, weight, n_classes: int, dtype):
 
 
 # -- class-index helpers -------------------------------------------------------------------------
-def _log_softmax(xp, x, axis: int):
-    """Numerically stable log-softmax of an array along ``axis``, C-contiguous whatever the
-    layout of ``x`` (the backward passes scatter into its flat view)."""
-    out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty(x.shape, x.dtype))
-    out -= xp.log(xp.exp(out).sum(axis=axis, keepdims=True))
-    return out
-
-
 def _targets(xp, target, weight, ignore_index: int, shape: tuple, dtype):
     """For an ``(N, D)`` view of ``target``: the class of each element (0 where ignored), the
     kept mask, and each element's weight (0 where ignored)."""
@@ -483,7 +476,7 @@ class CrossEntropy(Function):
     def forward(ctx, input, target, weight, ignore_index, reduction, label_smoothing):
         xp = array_module(input)
         shape = _n_c_d(input.shape)
-        lp = _log_softmax(xp, input.reshape(shape), axis=1)
+        lp = log_softmax_array(xp, input.reshape(shape), axis=1)
         safe, keep, w = _targets(xp, target, weight, ignore_index, shape, input.dtype)
         loss = _picked(lp, safe)
         loss *= w * -(1.0 - label_smoothing)
@@ -527,7 +520,7 @@ class SoftCrossEntropy(Function):
     def forward(ctx, input, target, weight, reduction, label_smoothing):
         xp = array_module(input)
         shape = _n_c_d(input.shape)
-        lp = _log_softmax(xp, input.reshape(shape), axis=1)
+        lp = log_softmax_array(xp, input.reshape(shape), axis=1)
         q = _soft_coefficients(target.reshape(shape), weight, label_smoothing)
         loss = -(lp * q).sum(axis=1)
         ctx.reduction, ctx.label_smoothing, ctx.count = reduction, label_smoothing, loss.size

@@ -9,6 +9,19 @@ from biotorch.ops.reduction import normalize_dims
 __all__ = ["softmax", "log_softmax"]
 
 
+def _shifted_by_max(xp, x, axis: int):
+    """``x`` minus its maximum along ``axis`` (so ``exp`` cannot overflow), C-contiguous."""
+    return xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty(x.shape, x.dtype))
+
+
+def log_softmax_array(xp, x, axis: int):
+    """Stable log-softmax of a raw (non-empty) array along ``axis``; C-contiguous result, for
+    fused ops (e.g. cross-entropy) that build on it."""
+    out = _shifted_by_max(xp, x, axis)
+    LogSoftmax._finish(xp, out, axis)
+    return out
+
+
 class _AlongDim(Function):
     """Shared forward: shift by the maximum along ``axis`` (so ``exp`` cannot overflow), let
     the subclass finish in place, and keep the output for backward."""
@@ -19,7 +32,7 @@ class _AlongDim(Function):
         if x.size == 0:
             out = x.copy()
         else:
-            out = xp.subtract(x, x.max(axis=axis, keepdims=True), out=xp.empty_like(x))
+            out = _shifted_by_max(xp, x, axis)
             type(ctx)._finish(xp, out, axis)
         ctx.axis = axis
         ctx.save_for_backward(out)
