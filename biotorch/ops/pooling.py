@@ -21,6 +21,9 @@ from biotorch.tensor import Tensor
 __all__ = ["max_pool1d", "avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool1d"]
 
 
+_MAX_TAPS = 8  # longer tiling windows are reduced as rows (measured: faster from about here)
+
+
 class _Window:
     """Geometry of a fixed-window pool: output length, padding and the tap views."""
 
@@ -38,15 +41,27 @@ class _Window:
         self.length, self.kernel, self.stride, self.dilation = length, kernel, stride, dilation
         self.out, self.left = out, padding
         self.right = max((out - 1) * stride + span - padding - length, 0)
+        # Long, unpadded windows that tile the input (global pooling, adaptive pools of a length
+        # that divides evenly) reduce the rows of the (out, k) reshape instead of looping taps.
+        self.rows = kernel == stride > _MAX_TAPS and dilation == 1 and padding == self.right == 0
+        self.overlap = stride < span  # does an input element feed more than one output?
+
+    def full(self, xp, lead, value, dtype):
+        """A new array ``lead + (padded length,)`` filled with ``value``."""
+        return xp.full(lead + (self.left + self.length + self.right,), value, dtype)
 
     def pad(self, x, value):
         """``x`` extended along its last axis as far as the windows reach (no copy if it fits)."""
         if self.left == 0 and self.right == 0:
             return x
-        xp = array_module(x)
-        buf = xp.full(x.shape[:-1] + (self.left + self.length + self.right,), value, x.dtype)
+        buf = self.full(array_module(x), x.shape[:-1], value, x.dtype)
         buf[..., self.left : self.left + self.length] = x
         return buf
+
+    def block(self, x):
+        """``x`` as an (out, kernel) block of windows (``rows`` mode), a view."""
+        lead = x.shape[:-1]
+        return x[..., : self.out * self.kernel].reshape(lead + (self.out, self.kernel))
 
     def tap(self, padded, j):
         start = j * self.dilation
@@ -60,6 +75,11 @@ class MaxPool1d(Function):
     @staticmethod
     def forward(ctx, x, window, return_indices):
         xp = array_module(x)
+        if window.rows:
+            block = window.block(x)
+            y = block.max(axis=-1)
+            ctx.window, ctx.first = window, block.argmax(axis=-1)
+            return (y, _rows_index(xp, window, ctx.first)) if return_indices else y
         padded = window.pad(x, -math.inf)
         y = window.tap(padded, 0).copy()
         for j in range(1, window.kernel):
@@ -67,15 +87,16 @@ class MaxPool1d(Function):
         if not (return_indices or ctx.needs_input_grad[0]):
             return y
         has_nan = bool(xp.isnan(y).any())
-        first = xp.full(y.shape, window.kernel - 1, dtype=xp.int32)
+        dtype = xp.int8 if window.kernel < 128 else xp.int32
+        first = xp.full(y.shape, window.kernel - 1, dtype=dtype)
         for j in range(window.kernel - 2, -1, -1):
             v = window.tap(padded, j)
             hit = (v == y) | xp.isnan(v) if has_nan else v == y
-            first = xp.where(hit, j, first)
+            first = xp.where(hit, j, first).astype(dtype, copy=False)
         start = xp.arange(window.out) * window.stride - window.left
         if window.left:
             # A window that is all -inf picks its first in-bound element, as PyTorch does.
-            inbound = xp.maximum(-(start // window.dilation), 0).astype(xp.int32)
+            inbound = xp.maximum(-(start // window.dilation), 0).astype(dtype)
             first = xp.maximum(first, inbound)
         ctx.window, ctx.first = window, first
         if not return_indices:
@@ -86,10 +107,17 @@ class MaxPool1d(Function):
     def backward(ctx, grad, _index_grad=None):
         window, first = ctx.window, ctx.first
         xp = array_module(grad)
-        padded = window.pad(xp.zeros(first.shape[:-1] + (window.length,), grad.dtype), 0.0)
+        if window.rows:
+            hit = xp.arange(window.kernel) == first[..., None]
+            return _rows_grad(xp, window, xp.where(hit, grad[..., None], 0.0))
+        padded = window.full(xp, grad.shape[:-1], 0.0, grad.dtype)
+        tmp = xp.empty_like(grad) if window.overlap else None
         for j in range(window.kernel):
             view = window.tap(padded, j)
-            view += xp.where(first == j, grad, 0.0)
+            if window.overlap:
+                view += xp.multiply(grad, first == j, out=tmp)
+            else:
+                xp.multiply(grad, first == j, out=view)
         return xp.ascontiguousarray(window.crop(padded))
 
 
@@ -97,10 +125,13 @@ class AvgPool1d(Function):
     @staticmethod
     def forward(ctx, x, window, count_include_pad):
         xp = array_module(x)
-        padded = window.pad(x, 0.0)
-        y = window.tap(padded, 0).copy()
-        for j in range(1, window.kernel):
-            y += window.tap(padded, j)
+        if window.rows:
+            y = window.block(x).sum(axis=-1)
+        else:
+            padded = window.pad(x, 0.0)
+            y = window.tap(padded, 0).copy()
+            for j in range(1, window.kernel):
+                y += window.tap(padded, j)
         start = xp.arange(window.out) * window.stride - window.left
         if count_include_pad:
             count = xp.minimum(start + window.kernel, window.length + window.left) - start
@@ -116,11 +147,27 @@ class AvgPool1d(Function):
         window = ctx.window
         xp = array_module(grad)
         g = grad * ctx.scale
-        padded = window.pad(xp.zeros(grad.shape[:-1] + (window.length,), grad.dtype), 0.0)
+        if window.rows:
+            return _rows_grad(xp, window, g[..., None])
+        padded = window.full(xp, grad.shape[:-1], 0.0, grad.dtype)
         for j in range(window.kernel):
             view = window.tap(padded, j)
-            view += g
+            if window.overlap:
+                view += g
+            else:
+                view[...] = g
         return xp.ascontiguousarray(window.crop(padded))
+
+
+def _rows_index(xp, window, first):
+    return xp.arange(window.out) * window.kernel + first
+
+
+def _rows_grad(xp, window, block_grad):
+    """The input gradient from a gradient broadcastable to the (out, kernel) block."""
+    out = xp.zeros(block_grad.shape[:-2] + (window.length,), block_grad.dtype)
+    window.block(out)[...] = block_grad
+    return out
 
 
 class _Bins:
