@@ -101,6 +101,9 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
         return tensor.normal_(mean, std, generator=generator)
 
 
+_MAX_PROPOSALS = 1 << 22  # per round, to bound memory for intervals that are hard to hit
+
+
 def _phi(z: float) -> float:
     return (1.0 + math.erf(z / math.sqrt(2.0))) / 2.0
 
@@ -117,27 +120,23 @@ def trunc_normal_(
 
     Exact rejection sampling: normal proposals, or uniform proposals on ``[a, b]`` when those
     are accepted more often (narrow or far-off intervals), drawing enough at once that one or
-    two rounds fill the tensor.
+    two rounds fill the tensor. Exact also where ``mean`` is far from ``[a, b]`` (where
+    PyTorch's inverse-CDF sampler warns).
     """
     if not a < b:
         raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
-    if mean < a - 2 * std or mean > b + 2 * std:
-        warnings.warn(
-            "trunc_normal_: mean is more than 2 std from [a, b]; the distribution of values "
-            "may be incorrect.",
-            stacklevel=2,
-        )
     lo, hi = (a - mean) / std, (b - mean) / std
     nearest = min(max(0.0, lo), hi)
     p_normal = _phi(hi) - _phi(lo)
-    p_uniform = p_normal * math.sqrt(2.0 * math.pi) * math.exp(nearest**2 / 2) / (hi - lo)
+    grid = np.linspace(lo, hi, 1025)  # acceptance rate of uniform proposals (estimate)
+    p_uniform = float(np.exp((nearest * nearest - grid * grid) / 2).mean())
     gen = backend.generator_for(tensor.device, generator)
     xp = array_module(tensor._data)
     out = xp.empty(tensor.numel(), dtype=np.float64)
     filled = 0
     while filled < out.size:
         need = out.size - filled
-        count = int(need / max(p_normal, p_uniform) * 1.1) + 16
+        count = min(int(need / max(p_normal, p_uniform) * 1.1) + 16, _MAX_PROPOSALS)
         if p_normal >= p_uniform:
             z = gen.normal((count,), np.float64)
             z = z[(z >= lo) & (z <= hi)]
