@@ -225,3 +225,30 @@ def test_zero_element_tensor_warns():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("fill", "shape", "bound", "std"),
+    [pytest.param(*d[1:], id=d[0]) for d in DISTRIBUTIONS],
+)
+def test_distributions_on_gpu(fill, shape, bound, std):
+    tensor = bt.empty(*shape, device="cuda")
+    fill(tensor)
+    assert tensor.device.type == "cuda"
+    assert _values(tensor.cpu()).std() == pytest.approx(std, rel=0.03)
+
+
+@pytest.mark.gpu
+def test_orthogonal_and_trunc_normal_on_gpu():
+    w = init.orthogonal_(bt.empty(6, 10, dtype=bt.float64, device="cuda"), gain=2.0)
+    flat = _values(w.cpu())
+    np.testing.assert_allclose(flat @ flat.T, 4.0 * np.eye(6), atol=1e-10)
+    t = init.trunc_normal_(bt.empty(100, 100, device="cuda"), 0.0, 1.0, 2.5, 3.0)
+    values = _values(t.cpu())
+    assert 2.5 <= values.min() and values.max() <= 3.0
+    assert values.mean() == pytest.approx(_truncated_moments(0.0, 1.0, 2.5, 3.0)[0], abs=0.01)
+    gen = bt.Generator("cuda").manual_seed(1)
+    first = init.normal_(bt.empty(5, device="cuda"), generator=gen)
+    second = init.normal_(bt.empty(5, device="cuda"), generator=bt.Generator("cuda").manual_seed(1))
+    np.testing.assert_array_equal(_values(first.cpu()), _values(second.cpu()))

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from harness import random_inputs
+from harness import check_gpu_matches_cpu, random_inputs
 
 import biotorch as bt
 from biotorch import nn
@@ -323,3 +323,33 @@ def test_conv_padding_modes_equal_explicit_pad():
 def test_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    ("make", "shapes"),
+    [pytest.param(*c[1:], id=c[0]) for c in LAYERS if all(s[0] != "int" for s in c[2])],
+)
+def test_gpu_matches_cpu(make, shapes):
+    module = make(nn)
+
+    def run(*inputs):
+        return _outputs(module.to(inputs[0].device)(*inputs))[0]
+
+    check_gpu_matches_cpu(run, *_arrays(shapes, seed=5))
+
+
+@pytest.mark.gpu
+def test_embedding_gpu_matches_cpu():
+    emb = nn.Embedding(10, 4, padding_idx=0)
+    tokens = np.array([[0, 3, 3], [9, 0, 1]])
+    expected = emb(bt.tensor(tokens))
+    expected.sum().backward()
+    cpu_grad = emb.weight.grad.numpy().copy()
+    emb.zero_grad()
+    emb.cuda()
+    out = emb(bt.tensor(tokens, device="cuda"))
+    out.sum().backward()
+    assert out.device.type == "cuda"
+    np.testing.assert_allclose(out.detach().cpu().numpy(), expected.detach().numpy())
+    np.testing.assert_allclose(emb.weight.grad.cpu().numpy(), cpu_grad)
