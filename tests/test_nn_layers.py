@@ -175,6 +175,7 @@ def test_state_dict_keys(make, expected_keys):
 
 REPRS = [
     lambda m: m.Linear(3, 2, bias=False),
+    lambda m: m.Bilinear(3, 4, 2),
     lambda m: m.Conv1d(4, 8, 5, stride=2, padding=2, dilation=3, groups=2, bias=False),
     lambda m: m.Conv1d(4, 8, 5, padding="same", padding_mode="circular"),
     lambda m: m.Conv1d(4, 8, (3,)),
