@@ -52,3 +52,13 @@ def set_rng_state(state: Tensor) -> None:
 def is_tensor(obj) -> bool:
     """True for biotorch Tensors."""
     return isinstance(obj, Tensor)
+
+
+def __getattr__(name: str):
+    """Heavier companion packages load on first use (``biotorch.models``), so that
+    ``import biotorch`` stays light."""
+    if name == "models":
+        import importlib
+
+        return importlib.import_module(f"biotorch.{name}")
+    raise AttributeError(f"module 'biotorch' has no attribute {name!r}")
