@@ -50,8 +50,10 @@ class StrandAverage(nn.Module):
         if not self.alphabet.has_complement:
             raise ValueError(f"StrandAverage: alphabet {self.alphabet.name} has no complement")
         self.model, self.mode = model, mode
-        channels = as_tensor(self.alphabet._channel_complement.astype(np.int64))
-        tokens = as_tensor(self.alphabet._complement_tokens.astype(np.int64))
+        device = next(iter(model.parameters()), None)
+        device = None if device is None else device.device  # the wrapped model's device
+        channels = as_tensor(self.alphabet._channel_complement.astype(np.int64), device=device)
+        tokens = as_tensor(self.alphabet._complement_tokens.astype(np.int64), device=device)
         self.register_buffer("channel_complement", channels, persistent=False)
         self.register_buffer("token_complement", tokens, persistent=False)
 
