@@ -1,0 +1,239 @@
+"""biotorch.interpret: ISM against a naive loop, chunking invariance, gradients vs finite
+differences and closed forms, errors."""
+
+import numpy as np
+import pytest
+
+import biotorch
+import biotorch.nn.functional as F
+from biotorch import nn
+from biotorch.data import PROTEIN
+from biotorch.interpret import in_silico_mutagenesis, input_x_gradient, saliency
+
+
+class TinyCNN(nn.Module):
+    """conv (k=5) -> activation -> global max -> dense to ``targets`` outputs (or one, squeezed)."""
+
+    def __init__(self, targets=2, channels=4, activation="relu", seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.weight = nn.Parameter(biotorch.tensor(rng.standard_normal((3, channels, 5))))
+        self.dense = nn.Parameter(biotorch.tensor(rng.standard_normal((3, 2))[:, : targets or 1]))
+        self.targets, self.activation = targets, activation
+
+    def forward(self, x):
+        h = getattr(F.conv1d(x, self.weight, padding=2), self.activation)().amax(dim=2)
+        out = h @ self.dense
+        return out if self.targets else out[:, 0]
+
+
+class Linear(nn.Module):
+    """out[n, t] = sum(weight[t] * x[n]) + bias[t]."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = nn.Parameter(biotorch.tensor(weight))
+        self.bias = nn.Parameter(biotorch.tensor(np.arange(weight.shape[0], dtype=np.float64)))
+
+    def forward(self, x):
+        return (x.unsqueeze(1) * self.weight).sum(dim=(2, 3)) + self.bias
+
+
+class Elementwise(nn.Module):
+    """A nonlinear model without matrix products (so no batch-size-dependent BLAS rounding):
+    out[n, t] = max over l of tanh(sum over c of weight[t, c, l] * x[n, c, l])."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.weight = nn.Parameter(biotorch.tensor(rng.standard_normal((2, 4, 1))))
+
+    def forward(self, x):
+        return (x.unsqueeze(1) * self.weight).sum(dim=2).tanh().amax(dim=2)
+
+
+# Exact equality needs a model without BLAS calls: matrix products may round differently for
+# different batch sizes (by an ulp), so the convolutional model is compared to 1e-13.
+MODELS = [(Elementwise, 0.0), (TinyCNN, 1e-13)]
+
+
+def one_hot(n=3, length=9, channels=4, seed=0):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, channels, (n, length))
+    return np.eye(channels)[tokens].transpose(0, 2, 1).copy(), tokens
+
+
+def naive_ism(model, x):
+    """One forward pass per substitution, one sequence at a time."""
+    n, c, length = x.shape
+    with biotorch.no_grad():
+        out = np.zeros((n, c, length, 2))
+        for i in range(n):
+            ref = model(biotorch.tensor(x[i : i + 1])).numpy()[0]
+            for pos in range(length):
+                for letter in range(c):
+                    if x[i, letter, pos] == 1:
+                        continue
+                    mutant = x[i : i + 1].copy()
+                    mutant[0, :, pos] = 0
+                    mutant[0, letter, pos] = 1
+                    out[i, letter, pos] = model(biotorch.tensor(mutant)).numpy()[0] - ref
+    return out
+
+
+@pytest.mark.parametrize("make, atol", MODELS)
+def test_ism_equals_naive_loop(make, atol):
+    model = make().eval()
+    x, tokens = one_hot()
+    result = in_silico_mutagenesis(model, x, batch_size=10)
+    assert result.scores.shape == (3, 4, 9, 2) and result.reference.shape == (3, 2)
+    np.testing.assert_allclose(result.scores.numpy(), naive_ism(model, x), rtol=0, atol=atol)
+    with biotorch.no_grad():
+        expected = model(biotorch.tensor(x)).numpy()
+    np.testing.assert_allclose(result.reference.numpy(), expected, rtol=0, atol=atol)
+    # Reference letters score exactly 0.
+    ref = np.take_along_axis(result.scores.numpy(), tokens[:, None, :, None], axis=1)
+    assert not ref.any()
+
+
+@pytest.mark.parametrize("make, atol", MODELS)
+def test_ism_chunking_invariance(make, atol):
+    model = make().eval()
+    x, _ = one_hot(n=4, length=13, seed=1)
+    one = in_silico_mutagenesis(model, biotorch.tensor(x), batch_size=1)
+    for batch_size in (7, 10_000):
+        other = in_silico_mutagenesis(model, biotorch.tensor(x), batch_size=batch_size)
+        np.testing.assert_allclose(one.scores.numpy(), other.scores.numpy(), rtol=0, atol=atol)
+        np.testing.assert_allclose(one.reference.numpy(), other.reference.numpy(), atol=atol)
+
+
+def test_ism_targets_and_single_output_models():
+    x, _ = one_hot()
+    full = in_silico_mutagenesis(TinyCNN().eval(), x).scores.numpy()
+    second = in_silico_mutagenesis(TinyCNN().eval(), x, target=1)
+    assert second.scores.shape == (3, 4, 9) and second.reference.shape == (3,)
+    np.testing.assert_array_equal(second.scores.numpy(), full[..., 1])
+    np.testing.assert_array_equal(
+        in_silico_mutagenesis(TinyCNN().eval(), x, target=np.int64(1)).scores.numpy(), full[..., 1]
+    )
+    listed = in_silico_mutagenesis(TinyCNN().eval(), x, target=[1, 0]).scores.numpy()
+    np.testing.assert_array_equal(listed, full[..., ::-1])
+    single = in_silico_mutagenesis(TinyCNN(targets=None).eval(), x)
+    assert single.scores.shape == (3, 4, 9) and single.reference.shape == (3,)
+
+
+def test_ism_linear_model_closed_form_and_unknown_positions():
+    # For a linear model, setting position l to letter c changes the output by
+    # weight[:, c, l] - weight[:, ref, l]; an all-zero (N) position gets all four letters.
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((2, 4, 6))
+    x, tokens = one_hot(n=2, length=6, seed=3)
+    x[1, :, 4] = 0.0
+    scores = in_silico_mutagenesis(Linear(weight).eval(), x).scores.numpy()
+    ref_w = (x[:, :, :, None] * weight.transpose(1, 2, 0)[None]).sum(axis=1, keepdims=True)
+    expected = weight.transpose(1, 2, 0)[None] - ref_w
+    np.testing.assert_allclose(scores, expected, atol=1e-12)
+    assert np.count_nonzero(scores[1, :, 4, 0]) == 4
+
+
+def _finite_difference(model, x, target, eps=1e-6):
+    grad = np.zeros_like(x)
+    with biotorch.no_grad():
+        for idx in np.ndindex(x.shape):
+            up, down = x.copy(), x.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            diff = model(biotorch.tensor(up)) - model(biotorch.tensor(down))
+            grad[idx] = diff.numpy()[idx[0], target] / (2 * eps)
+    return grad
+
+
+def test_saliency_equals_finite_differences():
+    model = TinyCNN(activation="tanh").eval()
+    x, _ = one_hot(n=2, length=7, seed=2)
+    expected = _finite_difference(model, x, target=1)
+    raw = saliency(model, x, target=1, absolute=False).numpy()
+    np.testing.assert_allclose(raw, expected, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(saliency(model, x, target=1).numpy(), np.abs(raw))
+    centered = saliency(model, x, target=1, absolute=False, mean_centered=True).numpy()
+    np.testing.assert_allclose(centered, raw - raw.mean(axis=1, keepdims=True), atol=1e-15)
+    assert model.weight.grad is None  # attribution does not touch parameter gradients
+
+
+def test_input_x_gradient_on_linear_model_is_weight_times_input():
+    rng = np.random.default_rng(4)
+    weight = rng.standard_normal((3, 4, 8))
+    x, _ = one_hot(n=2, length=8, seed=4)
+    model = Linear(weight).eval()
+    got = input_x_gradient(model, biotorch.tensor(x), target=2).numpy()
+    np.testing.assert_allclose(got, weight[2] * x, rtol=1e-14)
+    centered = input_x_gradient(model, x, target=2, mean_centered=True).numpy()
+    np.testing.assert_allclose(centered, (weight[2] - weight[2].mean(axis=0)) * x, rtol=1e-14)
+
+
+def test_single_output_model_needs_no_target():
+    model = TinyCNN(targets=None, activation="tanh").eval()
+    x, _ = one_hot(n=2, length=7, seed=5)
+    expected = saliency(TinyCNN(activation="tanh").eval(), x, target=0, absolute=False)
+    np.testing.assert_array_equal(saliency(model, x, absolute=False).numpy(), expected.numpy())
+
+
+def test_protein_alphabet_and_integer_input():
+    model = TinyCNN(channels=20).eval()
+    x, _ = one_hot(n=1, length=4, channels=20)
+    result = in_silico_mutagenesis(model, x.astype(np.uint8), alphabet=PROTEIN)
+    assert result.scores.shape == (1, 20, 4, 2) and result.scores.dtype == biotorch.float64
+    assert np.count_nonzero(result.scores.numpy()[..., 0]) <= 19 * 4
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda m, x: in_silico_mutagenesis(m, x[:, :3]),
+            ValueError,
+            r"one-hot of shape \(N, 4, L\) for the DNA alphabet, got \(3, 3, 9\)",
+        ),
+        (lambda m, x: in_silico_mutagenesis(m, x, batch_size=0), ValueError, "batch_size must"),
+        (lambda m, x: saliency(m, x), ValueError, "returns 2 outputs per sequence; pass target="),
+        (lambda m, x: saliency(m, x, target=5), IndexError, "target 5 is out of range for 2"),
+        (lambda m, x: in_silico_mutagenesis(lambda y: y, x), TypeError, "must be a biotorch"),
+        (
+            lambda m, x: saliency(TinyCNN(targets=None).eval(), x, target=0),
+            ValueError,
+            "target=0 given, but the model returns one output",
+        ),
+    ],
+)
+def test_errors(call, error, message):
+    x, _ = one_hot()
+    with pytest.raises(error, match=message):
+        call(TinyCNN().eval(), x)
+
+
+def test_bad_model_output_shape():
+    class Bad(TinyCNN):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(ValueError, match=r"must return a Tensor of shape \(3,\) or \(3, T\)"):
+        in_silico_mutagenesis(Bad().eval(), one_hot()[0])
+
+
+def test_training_mode_warns():
+    with pytest.warns(UserWarning, match="training mode"):
+        saliency(TinyCNN(), one_hot()[0], target=0)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu():
+    x, _ = one_hot(n=2, length=11)
+    model = TinyCNN(activation="tanh").eval()
+    cpu = in_silico_mutagenesis(model, x, batch_size=7).scores.numpy()
+    grad_cpu = saliency(model, x, target=0).numpy()
+    model.to("cuda")
+    gpu = in_silico_mutagenesis(model, x, batch_size=7)
+    assert gpu.scores.device.type == "cuda"
+    np.testing.assert_allclose(gpu.scores.cpu().numpy(), cpu, rtol=1e-10, atol=1e-12)
+    grad_gpu = saliency(model, x, target=0).cpu().numpy()
+    np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-10, atol=1e-12)
