@@ -185,7 +185,7 @@ def to_text(tokens: np.ndarray) -> list[str]:
     return [LETTERS[np.asarray(t)].tobytes().decode() for t in tokens]
 
 
-def gzip_bytes(data: bytes, level: int = 9) -> bytes:
+def gzip_bytes(data: bytes, level: int = 6) -> bytes:
     """Deterministic gzip of ``data`` (no file name, ``mtime=0``)."""
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=level, mtime=0) as gz:
