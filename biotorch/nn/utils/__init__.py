@@ -1,6 +1,7 @@
 """``biotorch.nn.utils``: gradient clipping and parameter/vector conversion, as
 ``torch.nn.utils``."""
 
+from biotorch.nn.utils import rnn
 from biotorch.nn.utils.clip_grad import (
     clip_grad_norm_,
     clip_grad_value_,
