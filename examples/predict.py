@@ -1,0 +1,104 @@
+"""Score the sequences of a FASTA file with a trained checkpoint or a pretrained model -> TSV.
+
+``MODEL`` is a checkpoint written by ``train_fasta.py``/``train_genome.py`` (``best.safetensors``)
+or the name of shipped pretrained weights (``biotorch.models.list_weights()``). The TSV has one
+row per record: ``id``, ``length`` and one probability column per output (sigmoid for binary and
+multi-label models, softmax over the classes for multi-class ones; ``--logits`` adds the raw
+logits). Fixed-length models get each sequence centre-padded/cropped to their input length (the
+count is reported). ``--both-strands mean|max`` scores each sequence and its reverse complement
+with :class:`biotorch.models.StrandAverage` (DNA/RNA models).
+
+    python examples/predict.py deepbind_binding_task seqs.fa -o scores.tsv
+    python examples/predict.py runs/train_fasta/best.safetensors seqs.fa --both-strands mean
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from common import ALPHABETS, Scorer, load_scorer
+
+import biotorch as bt
+from biotorch.data import DataLoader, FastaDataset
+from biotorch.models import StrandAverage
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help="checkpoint path or pretrained weights name")
+    p.add_argument("fasta", help="FASTA file to score (plain or gzip)")
+    p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
+    p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
+    p.add_argument("--logits", action="store_true", help="also write the raw logits")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+    return p.parse_args(argv)
+
+
+class _Records:
+    """``(tokens, None, id)`` samples of a FastaDataset, for collation with ids."""
+
+    def __init__(self, ds: FastaDataset) -> None:
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        return self.ds[i], None, str(self.ds.ids[i])
+
+
+def score_fasta(
+    scorer: Scorer, fasta: str, both_strands: str | None, batch_size: int, device: str
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, lengths, probabilities, logits) of every record of ``fasta``."""
+    alphabet = ALPHABETS[scorer.inputs.alphabet]
+    ds = FastaDataset(fasta, alphabet)
+    model = scorer.model
+    if both_strands:
+        model = StrandAverage(model, mode=both_strands, alphabet=alphabet).eval()
+    loader = DataLoader(
+        _Records(ds), batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
+    )
+    ids, logits = [], []
+    with bt.no_grad():
+        for batch in loader:
+            logits.append(model(scorer.inputs.model_input(batch)))
+            ids += batch.ids
+    out = bt.cat(logits) if len(logits) > 1 else logits[0]
+    probs = scorer.task.probabilities(out).reshape(len(ids), -1)
+    return ids, ds.lengths, probs, out.detach().cpu().numpy().reshape(len(ids), -1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    scorer = load_scorer(args.model, args.device)
+    ids, lengths, probs, logits = score_fasta(
+        scorer, args.fasta, args.both_strands, args.batch_size, args.device
+    )
+    fixed = scorer.inputs.input_length
+    if fixed is not None and (lengths != fixed).any():
+        print(
+            f"predict: {int((lengths != fixed).sum())} of {len(ids)} sequences were centre-"
+            f"padded or cropped to the model's input length {fixed}",
+            file=sys.stderr,
+        )
+    names = scorer.task.names
+    header = ["id", "length", *names] + ([f"logit_{n}" for n in names] if args.logits else [])
+    lines = ["\t".join(header)]
+    for i, rid in enumerate(ids):
+        values = list(probs[i]) + (list(logits[i]) if args.logits else [])
+        lines.append("\t".join([rid, str(int(lengths[i]))] + [f"{v:.6g}" for v in values]))
+    text = "\n".join(lines) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text)
+        print(f"predict: wrote {len(ids)} rows to {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
