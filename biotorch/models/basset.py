@@ -37,22 +37,31 @@ class Basset(FixedLengthModel):
     output ``num_targets`` logits. 4,135,064 trainable parameters at the defaults.
 
     Arguments as :class:`~biotorch.models.FixedLengthModel`; the defaults are the
-    paper's (164 cell types, 600 bp).
+    paper's (164 cell types, 600 bp). ``conv_channels`` (three widths) and ``dense_units``
+    make a reduced-width Basset (same kernels, pools, batch norm and dropout).
     """
 
-    def __init__(self, num_targets: int = 164, input_length: int = 600, in_channels: int = 4):
+    def __init__(
+        self,
+        num_targets: int = 164,
+        input_length: int = 600,
+        in_channels: int = 4,
+        conv_channels: tuple[int, int, int] = (300, 200, 200),
+        dense_units: int = 1000,
+    ):
         super().__init__(num_targets, input_length, in_channels)
+        c1, c2, c3 = conv_channels
         self.features = nn.Sequential(
-            *_conv_block(in_channels, 300, 19, 3),
-            *_conv_block(300, 200, 11, 4),
-            *_conv_block(200, 200, 7, 4),
+            *_conv_block(in_channels, c1, 19, 3),
+            *_conv_block(c1, c2, 11, 4),
+            *_conv_block(c2, c3, 7, 4),
         )
         length = self.feature_length()
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            *_dense_block(200 * length, 1000),
-            *_dense_block(1000, 1000),
-            nn.Linear(1000, num_targets),
+            *_dense_block(c3 * length, dense_units),
+            *_dense_block(dense_units, dense_units),
+            nn.Linear(dense_units, num_targets),
         )
 
     def forward(self, x: Tensor) -> Tensor:
