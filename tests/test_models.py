@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import biotorch as bt
-from biotorch import models, nn
+from biotorch import models
 from biotorch.data import DNA, PROTEIN, RNA, collate_sequences, one_hot, reverse_complement
 from biotorch.models import registry
 
@@ -18,11 +18,6 @@ except ImportError:  # pragma: no cover - torch is only the test oracle
     torch = None
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not importable")
-# nn.LSTM and nn.TransformerEncoder are being landed by another engineer
-needs_lstm = pytest.mark.skipif(not hasattr(nn, "LSTM"), reason="nn.LSTM has not landed")
-needs_transformer = pytest.mark.skipif(
-    not hasattr(nn, "TransformerEncoder"), reason="nn.TransformerEncoder has not landed"
-)
 
 
 def num_params(model, trainable=False):
@@ -61,6 +56,16 @@ def danq_model():
         ("deepbind_max_avg_hidden", {}, 2_641),
         ("deepbind", {"alphabet": "RNA"}, 4 * 16 * 16 + 16 + 17),
         ("basset", {}, 4_135_064),
+        (
+            "basset",
+            {"conv_channels": (8, 6, 4), "dense_units": 10, "num_targets": 3},
+            (4 * 19 * 8 + 8 + 16)
+            + (8 * 11 * 6 + 6 + 12)
+            + (6 * 7 * 4 + 4 + 8)
+            + (40 * 10 + 10 + 20)
+            + (10 * 10 + 10 + 20)
+            + (10 * 3 + 3),
+        ),
     ],
 )
 def test_parameter_counts(name, config, expected):
@@ -75,13 +80,12 @@ def test_deepsea_parameters_and_shape(deepsea_model):
     assert out.shape == (2, 919) and out.dtype == bt.float32
 
 
-@needs_lstm
 def test_danq_parameters_and_shape(danq_model):
     assert num_params(danq_model) == 46_929_039
     # the LSTM runs over the 75 pooled positions, not over the batch
     assert danq_model.classifier[1].in_features == 75 * 640
-    out = danq_model(bt.as_tensor(random_one_hot(2, 1000)))
-    assert out.shape == (2, 919)
+    out = danq_model(bt.as_tensor(random_one_hot(1, 1000)))
+    assert out.shape == (1, 919)
 
 
 def test_basset_batch_norm_buffers_are_not_trainable():
@@ -93,7 +97,7 @@ def test_basset_batch_norm_buffers_are_not_trainable():
 
 @pytest.mark.parametrize(
     "name, minimum",
-    [("deepsea", 163), ("basset", 168), pytest.param("danq", 38, marks=needs_lstm)],
+    [("deepsea", 163), ("basset", 168), ("danq", 38)],
 )
 def test_input_length_minimum(name, minimum):
     with pytest.raises(ValueError, match=f"input_length={minimum - 1} is too short.*{minimum}"):
@@ -107,7 +111,7 @@ def test_input_length_minimum(name, minimum):
     [
         ("deepsea", 500, 960 * 22),
         ("basset", 300, 200 * 3),
-        pytest.param("danq", 300, 640 * 21, marks=needs_lstm),
+        ("danq", 300, 640 * 21),
     ],
 )
 def test_dense_width_follows_input_length(name, length, features):
@@ -115,6 +119,15 @@ def test_dense_width_follows_input_length(name, length, features):
     assert model.classifier[1].in_features == features
     with pytest.raises(ValueError, match=rf"shape \(2, 4, {length + 1}\).*\(batch, 4, {length}\)"):
         model(bt.as_tensor(random_one_hot(2, length + 1)))
+
+
+@pytest.mark.parametrize(
+    "config, match",
+    [({"conv_channels": (8, 8)}, "expected three"), ({"dense_units": 0}, "dense_units=0")],
+)
+def test_basset_bad_widths(config, match):
+    with pytest.raises(ValueError, match=match):
+        models.Basset(**config)
 
 
 @pytest.mark.parametrize(
@@ -265,14 +278,12 @@ def test_basset_torch_parity():
 
 
 @needs_torch
-@needs_lstm
 def test_danq_torch_parity():
     model = models.danq(input_length=300, num_targets=7)
     check_parity(model, TorchDanQ(300, 7), random_one_hot(2, 300, seed=4))
 
 
 @needs_torch
-@needs_lstm
 def test_danq_full_size_torch_parity(danq_model):
     x = random_one_hot(1, 1000, seed=5)
     check_parity(danq_model, TorchDanQ(1000, 919), x)
@@ -283,15 +294,10 @@ VARLEN = [
     ("masked_cnn", {"channels": (8, 6), "kernel_size": 5, "dilation": (1, 2)}),
     ("masked_cnn", {"channels": (6,), "kernel_size": 4, "pooling": "mean", "embedding_dim": 5}),
     ("masked_cnn", {"channels": (6, 6), "kernel_size": 3, "pooling": "max_mean", "n_value": 0.25}),
-    pytest.param(
-        "transformer_classifier",
-        {"d_model": 16, "nhead": 2, "dim_feedforward": 24},
-        marks=needs_transformer,
-    ),
-    pytest.param(
+    ("transformer_classifier", {"d_model": 16, "nhead": 2, "dim_feedforward": 24}),
+    (
         "transformer_classifier",
         {"d_model": 16, "nhead": 4, "num_layers": 1, "positional": "learned", "pooling": "cls"},
-        marks=needs_transformer,
     ),
 ]
 
@@ -355,7 +361,6 @@ def test_masked_cnn_bad_arguments(config, match):
         models.MaskedCNNClassifier(**config)
 
 
-@needs_transformer
 def test_transformer_checks():
     with pytest.raises(ValueError, match="positional='rotary'"):
         models.TransformerClassifier(positional="rotary")
@@ -540,7 +545,7 @@ def test_register_weights_checks(empty_weights, tmp_path):
     [
         ("deepbind_max_avg_hidden", {}, 50),
         ("basset", {"input_length": 200, "num_targets": 4}, 200),
-        pytest.param("danq", {"input_length": 200, "num_targets": 4}, 200, marks=needs_lstm),
+        ("danq", {"input_length": 200, "num_targets": 4}, 200),
         ("deepsea", {"input_length": 200, "num_targets": 4}, 200),
     ],
 )

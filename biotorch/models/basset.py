@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from biotorch import nn
-from biotorch.models._common import FixedLengthModel
+from biotorch.models._common import FixedLengthModel, check_positive
 from biotorch.models.registry import Weights, build, register_model
 from biotorch.tensor import Tensor
 
@@ -50,7 +50,12 @@ class Basset(FixedLengthModel):
         dense_units: int = 1000,
     ):
         super().__init__(num_targets, input_length, in_channels)
+        if len(conv_channels) != 3:
+            raise ValueError(
+                f"Basset: conv_channels={conv_channels!r}, expected three convolution widths"
+            )
         c1, c2, c3 = conv_channels
+        check_positive("Basset", c1=c1, c2=c2, c3=c3, dense_units=dense_units)
         self.features = nn.Sequential(
             *_conv_block(in_channels, c1, 19, 3),
             *_conv_block(c1, c2, 11, 4),
