@@ -154,6 +154,35 @@ def test_deepbind_inputs():
     assert models.deepbind(alphabet=PROTEIN, motif_length=10).motifs.in_channels == 20
 
 
+@pytest.mark.parametrize(
+    "name, config, length",
+    [
+        ("deepbind_max_avg_hidden", {"num_targets": 3}, 50),
+        ("basset", {"input_length": 200, "num_targets": 3, "conv_channels": (16, 8, 8)}, 200),
+        ("danq", {"input_length": 100, "num_targets": 3}, 100),
+    ],
+)
+def test_training_steps_lower_the_loss(name, config, length):
+    model = models.get_model(name, **config).train()
+    x = bt.as_tensor(random_one_hot(4, length, seed=10))
+    y = bt.as_tensor(np.random.default_rng(10).integers(0, 2, (4, 3)).astype(np.float32))
+    bce = bt.nn.functional.binary_cross_entropy_with_logits
+
+    def loss_with_fixed_dropout():
+        bt.manual_seed(1)
+        with bt.no_grad():
+            return float(bce(model(x), y))
+
+    before = loss_with_fixed_dropout()
+    optimizer = bt.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(3):
+        optimizer.zero_grad()
+        bce(model(x), y).backward()
+        assert all(p.grad is not None for p in model.parameters())
+        optimizer.step()
+    assert loss_with_fixed_dropout() < before
+
+
 # -- parity with torch re-implementations ----------------------------------------------------------
 def copy_to_torch(bt_model, torch_model):
     state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in bt_model.state_dict().items()}
