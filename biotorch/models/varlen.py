@@ -64,7 +64,7 @@ def sequence_inputs(
         inputs, lengths, mask = inputs.inputs, inputs.lengths, inputs.mask
     device = _device_of(module)
     inputs, lengths, mask = (_as_tensor(v, device) for v in (inputs, lengths, mask))
-    tokens = inputs.dtype.is_floating_point is False
+    tokens = not inputs.dtype.is_floating_point
     batch, length = inputs.shape[0], inputs.shape[-1]
     if inputs.ndim != (2 if tokens else 3):
         raise ValueError(
