@@ -252,6 +252,16 @@ def test_dropout_between_layers_only_in_training():
         ),
         (lambda: nn.RNN(4, 3), lambda m: m(biotorch.randn(2, 2, 5, 4)), "2D or 3D, got 4D"),
         (lambda: nn.LSTMCell(4, 3), lambda m: m(biotorch.randn(2, 5)), "got 5, expected 4"),
+        (
+            lambda: nn.GRU(4, 3),
+            lambda m: m(biotorch.randn(2, 1, 4, dtype=biotorch.float64)),
+            "input dtype .*float64 does not match the weights' dtype .*float32",
+        ),
+        (
+            lambda: nn.GRUCell(4, 3),
+            lambda m: m(biotorch.randn(2, 4, dtype=biotorch.float64)),
+            "does not match the weights' dtype",
+        ),
         (lambda: nn.LSTM(4, 3, proj_size=2), None, "proj_size"),
         (lambda: nn.RNN(4, 3, nonlinearity="gelu"), None, "gelu"),
         (lambda: nn.LSTM(4, 0), None, "hidden_size"),

@@ -272,11 +272,19 @@ class Recurrence(Function):
         return (dx, grad_h0, grad_c0, *dweights)
 
 
-def _check_input_size(name: str, x: Tensor, input_size: int) -> None:
+def _check_input(name: str, x: Tensor, input_size: int, weight: Tensor) -> None:
     if x.shape[-1] != input_size:
         raise RuntimeError(
             f"{name}: input.size(-1) must be equal to input_size. Expected {input_size}, "
             f"got {x.shape[-1]}"
+        )
+    _check_dtype(name, x, weight)
+
+
+def _check_dtype(name: str, x: Tensor, weight: Tensor) -> None:
+    if x.dtype != weight.dtype:
+        raise RuntimeError(
+            f"{name}: input dtype {x.dtype} does not match the weights' dtype {weight.dtype}"
         )
 
 
@@ -406,7 +414,7 @@ class RNNBase(Module):
             steps, batch = x.shape[:2]
             x = x.reshape(steps * batch, x.shape[2])
             batch_sizes = (batch,) * steps
-        _check_input_size(name, x, self.input_size)
+        _check_input(name, x, self.input_size, self.weight_ih_l0)
         h0, c0 = self._check_states(hx, batch, unbatched)
         if packed and input.sorted_indices is not None:
             h0, c0 = (s if s is None else s.index_select(1, input.sorted_indices) for s in (h0, c0))
@@ -543,6 +551,7 @@ class RNNCellBase(Module):
                 f"{name}: input has inconsistent input_size: got {input.shape[-1]}, expected "
                 f"{self.input_size}"
             )
+        _check_dtype(name, input, self.weight_ih)
         unbatched = input.ndim == 1
         x = input.unsqueeze(0) if unbatched else input
         batch = x.shape[0]
