@@ -180,6 +180,14 @@ def dinucleotide_counts(seq: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- writers
 
 
+def encode(text: str) -> np.ndarray:
+    """ACGT text (any case) as uint8 tokens; other letters become 255."""
+    table = np.full(256, 255, np.uint8)
+    for i, c in enumerate(b"ACGT"):
+        table[c] = table[c | 0x20] = i
+    return table[np.frombuffer(text.encode(), np.uint8)]
+
+
 def to_text(tokens: np.ndarray) -> list[str]:
     """Rows of a 2-D token array (or a list of 1-D arrays) as ACGT strings."""
     return [LETTERS[np.asarray(t)].tobytes().decode() for t in tokens]
@@ -297,7 +305,7 @@ def fit_logistic(
     m = [np.zeros_like(w), np.zeros_like(b)]
     v = [np.zeros_like(w), np.zeros_like(b)]
     for t in range(1, steps + 1):
-        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        p = 0.5 + 0.5 * np.tanh(0.5 * (x @ w + b))  # sigmoid, without overflow
         g = [x.T @ (p - y) / len(x) + l2 * w, (p - y).mean(0)]
         for i, (param, grad) in enumerate(zip((w, b), g, strict=True)):
             m[i] = 0.9 * m[i] + 0.1 * grad
@@ -311,7 +319,7 @@ def kmer_logistic_baseline(
     valid: tuple[list[np.ndarray], np.ndarray],
     test: tuple[list[np.ndarray], np.ndarray],
     k: int,
-    l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1),
+    l2_grid: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
 ) -> tuple[float, np.ndarray]:
     """Logistic regression on per-base k-mer frequencies; L2 picked by mean validation auROC.
 

@@ -6,7 +6,7 @@ The genome is built in layers:
    per isochore-like segment (~100 kb, GC ~ N(0.41, 0.04));
 2. interspersed repeats: 5'-truncated, mutated copies of three random "families" (an Alu-like
    300 bp, an L1-like 2 kb and an old MIR-like 260 bp consensus) and microsatellites, on either
-   strand, soft-masked (lowercase), ~30 % of the sequence;
+   strand, soft-masked (lowercase), ~25 % of the sequence;
 3. gaps and satellites: 10 kb of N at each chromosome end, a 30-60 kb N "centromere" flanked
    by 15-30 kb arrays of a 171 bp satellite monomer (lowercase), and a few small N gaps;
 4. factor sites: JASPAR sites of CTCF, FOS::JUN, GATA1 and FOXA1 planted in unique
@@ -81,8 +81,7 @@ def repeats(rng: np.random.Generator, length: int, consensi: dict) -> list[tuple
             frag = mutate(rng, cons[len(cons) - size :], div)  # 5'-truncated
             copies.append(dsgen.revcomp(frag) if rng.random() < 0.5 else frag)
     for _ in range(rng.poisson(200 * length / 1e6)):
-        unit = np.frombuffer(rng.choice(MICROSATELLITES).encode(), np.uint8)
-        unit = np.searchsorted(dsgen.LETTERS, unit).astype(np.uint8)
+        unit = dsgen.encode(str(rng.choice(MICROSATELLITES)))
         copies.append(mutate(rng, np.tile(unit, int(rng.integers(20, 100)) // len(unit)), 0.02))
     starts = rng.integers(0, length - 2000, len(copies))
     ends = starts + np.array([len(c) for c in copies])
