@@ -93,7 +93,7 @@ def save(obj, f) -> None:
     offset = 0
     blobs = []
     for name, array in tensors.items():
-        host = np.ascontiguousarray(backend.to_device(array, backend.CPU))
+        host = np.asarray(backend.to_device(array, backend.CPU), order="C")  # keeps 0-d shape
         dtype = _TO_SAFETENSORS.get(host.dtype.name)
         if dtype is None:
             raise TypeError(f"save: tensor {name!r} has unsupported dtype {host.dtype}")

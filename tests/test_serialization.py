@@ -38,7 +38,7 @@ def test_nested_round_trip_is_exact(tmp_path):
         back["model"]["conv.weight"].numpy(), obj["model"]["conv.weight"].numpy()
     )
     assert isinstance(back["tokens"], np.ndarray) and back["tokens"].dtype == np.int8
-    assert back["model"]["bn.count"].item() == 7
+    assert back["model"]["bn.count"].item() == 7 and back["model"]["bn.count"].shape == ()
 
 
 def test_state_dict_files_are_plain_safetensors(tmp_path):
