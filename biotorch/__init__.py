@@ -55,9 +55,9 @@ def is_tensor(obj) -> bool:
 
 
 def __getattr__(name: str):
-    """Heavier companion packages load on first use (``biotorch.models``, ``biotorch.metrics``,
-    ``biotorch.interpret``), so that ``import biotorch`` stays light."""
-    if name in ("models", "metrics", "interpret"):
+    """Companion packages load on first use (``biotorch.data``, ``biotorch.models``,
+    ``biotorch.metrics``, ``biotorch.interpret``), so that ``import biotorch`` stays light."""
+    if name in ("data", "models", "metrics", "interpret"):
         import importlib
 
         return importlib.import_module(f"biotorch.{name}")
