@@ -46,3 +46,6 @@ __all__ = [
     "FixedLengthModel",
     *registry.__all__,
 ]
+
+# Registers the shipped pretrained weights (after the builders they name).
+from biotorch.models import weights  # noqa: E402,F401
