@@ -205,8 +205,14 @@ def _get(name: str, kwargs: dict) -> bt.nn.Module:
         raise
 
 
-def input_spec_for(model: bt.nn.Module, alphabet: Alphabet, n_value: float) -> InputSpec:
+def input_spec_for(
+    model: bt.nn.Module, alphabet: Alphabet, n_value: float, model_kwargs: dict | None = None
+) -> InputSpec:
+    """How ``model`` takes sequences; Batch-taking models one-hot encode tokens themselves, with
+    their own ``n_value`` builder argument (default 0)."""
     batch = takes_batch(model)
+    if batch:
+        n_value = float((model_kwargs or {}).get("n_value", 0.0))
     return InputSpec(
         alphabet=alphabet.name,
         n_value=n_value,
@@ -256,7 +262,7 @@ def load_scorer(source: str, device: str = "cpu") -> Scorer:
         entry = get_model_weights(source)
         model = load_pretrained(source)
         task = Task(_task_of(entry), list(entry.targets))
-        inputs = input_spec_for(model, ALPHABETS[entry.alphabet], entry.n_value)
+        inputs = input_spec_for(model, ALPHABETS[entry.alphabet], entry.n_value, entry.config)
     return Scorer(model.to(device).eval(), task, inputs, source)
 
 

@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from common import ALPHABETS, Scorer, atomic_write_text, load_scorer
+from example_utils import ALPHABETS, Scorer, atomic_write_text, load_scorer
 
 from biotorch.data import SequenceCollator, encode, read_fasta
 from biotorch.interpret import in_silico_mutagenesis, input_x_gradient, saliency

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from common import ALPHABETS, Scorer, load_scorer
+from example_utils import ALPHABETS, Scorer, load_scorer
 
 import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import (
+from example_utils import (
     REPO,
     InputSpec,
     Task,
@@ -237,26 +237,45 @@ def model_kwargs_from(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Train, validate each epoch, early-stop, evaluate the best checkpoint; returns metrics."""
-    from tqdm import tqdm
-
     bt.manual_seed(args.seed)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     parts, task = split_data(args)
-    ckpt = bt.load(args.resume) if args.resume else None
     alphabet = alphabet_named(args.alphabet)
-    if ckpt is not None:
-        config = ckpt["config"]
+    model, model_name, kwargs = model_for(args, task, alphabet, parts["train"].lengths)
+    inputs = input_spec_for(model, alphabet, args.n_value, kwargs)
+    loaders = {k: make_loader(v, inputs, args, train=k == "train") for k, v in parts.items()}
+    return fit(model, model_name, kwargs, task, inputs, loaders, args)
+
+
+def model_for(args: argparse.Namespace, task: Task, alphabet: Any, lengths: np.ndarray) -> tuple:
+    """(model on ``args.device``, its name, its builder kwargs): from ``--resume``'s config, or
+    ``--model``/``--model-arg`` sized for the task and the data."""
+    if args.resume:
+        config = bt.load(args.resume)["config"]
         model_name, kwargs = config["model"], config["model_kwargs"]
         model = get_model(model_name, **kwargs)
-        model.load_state_dict(ckpt["model"])
     else:
         model_name = args.model
-        model, kwargs = build_model(
-            model_name, model_kwargs_from(args), task, alphabet, parts["train"].lengths
-        )
-    model.to(args.device)
-    inputs = input_spec_for(model, alphabet, args.n_value)
+        model, kwargs = build_model(model_name, model_kwargs_from(args), task, alphabet, lengths)
+    return model.to(args.device), model_name, kwargs
+
+
+def fit(
+    model: Any,
+    model_name: str,
+    kwargs: dict,
+    task: Task,
+    inputs: InputSpec,
+    loaders: dict[str, DataLoader],
+    args: argparse.Namespace,
+) -> dict:
+    """The training loop shared by the example scripts: Adam + ReduceLROnPlateau, per-epoch
+    validation metrics, early stopping on ``args.monitor``, ``best``/``last`` checkpoints,
+    ``metrics.json`` and ``training_curve.png`` in ``args.output_dir``; ``args.resume``
+    continues a run (model, optimizer, scheduler, RNG, history)."""
+    from tqdm import tqdm
+
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
     config = checkpoint_config(
         model_name,
         kwargs,
@@ -265,18 +284,19 @@ def run(args: argparse.Namespace) -> dict:
         args={k: v for k, v in vars(args).items() if k != "resume"},
         num_params=sum(p.numel() for p in model.parameters()),
     )
-    loaders = {k: make_loader(v, inputs, args, train=k == "train") for k, v in parts.items()}
     optimizer = bt.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = bt.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    ckpt = bt.load(args.resume) if args.resume else None
     mode = MONITORS[args.monitor]
     state = {"epoch": 0, "history": [], "best": None, "best_epoch": 0, "bad_epochs": 0}
     if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         bt.set_rng_state(ckpt["rng"])
         state = ckpt["state"]
     quiet = args.quiet or not sys.stderr.isatty()
-    sizes = {k: len(v) for k, v in parts.items()}
+    sizes = {k: len(v.dataset) for k, v in loaders.items()}
     print(
         f"{model_name}: {config['num_params']:,} parameters, task {task.kind} "
         f"({', '.join(task.names[:5])}), data {sizes}, device {args.device}"
@@ -313,6 +333,7 @@ def run(args: argparse.Namespace) -> dict:
             "seconds": time.perf_counter() - tick,
         }
         state["history"].append(row)
+        state["epoch"] = epoch
         value = row[f"val_{args.monitor}"]
         best = state["best"]
         if best is None or (value < best if mode == "min" else value > best):
@@ -320,7 +341,6 @@ def run(args: argparse.Namespace) -> dict:
             save_checkpoint(out / "best.safetensors", model, optimizer, scheduler, state, config)
         else:
             state["bad_epochs"] += 1
-        state["epoch"] = epoch
         save_checkpoint(out / "last.safetensors", model, optimizer, scheduler, state, config)
         print(
             f"epoch {epoch:3d}  train loss {row['train_loss']:.4f}  val loss {val_loss:.4f}  "

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import atomic_write_text, json_ready  # noqa: E402
+from example_utils import atomic_write_text, json_ready  # noqa: E402
 from train_fasta import main as train  # noqa: E402
 
 #: Test-set numbers of AMP Scanner v2 (CNN-LSTM) as quoted by Fu et al. 2020 (ACEP), Table 2.

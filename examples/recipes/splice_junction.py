@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import atomic_write_text, json_ready, stratified_ranks  # noqa: E402
+from example_utils import atomic_write_text, json_ready, stratified_ranks  # noqa: E402
 from train_fasta import main as train  # noqa: E402
 
 CLASSES = ["EI", "IE", "N"]
@@ -77,7 +77,7 @@ def train_args(table: Path, out: Path, args: argparse.Namespace, test: Path | No
         "--batch-size",
         "64",
         "--patience",
-        "4",
+        str(args.patience),
         "--seed",
         str(args.seed),
         "--output-dir",
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--model", default="masked_cnn")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--patience", type=int, default=6)
     p.add_argument("--reverse-complement", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

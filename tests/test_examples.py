@@ -1,0 +1,188 @@
+"""End-to-end tests of the example scripts (train, resume, predict, interpret, genome training)
+on tiny data made here, and pinned predictions of the shipped pretrained weights."""
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import biotorch as bt
+from biotorch import models
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+import interpret  # noqa: E402
+import predict  # noqa: E402
+import train_fasta  # noqa: E402
+import train_genome  # noqa: E402
+
+MOTIF = "TGACTCA"
+
+
+def _random_seqs(rng, n, length, motif=None):
+    seqs = []
+    for _ in range(n):
+        s = "".join(rng.choice(list("ACGT"), length))
+        if motif:
+            at = rng.integers(0, length - len(motif) + 1)
+            s = s[:at] + motif + s[at + len(motif) :]
+        seqs.append(s)
+    return seqs
+
+
+def _write_fasta(path, seqs, prefix):
+    path.write_text("".join(f">{prefix}{i}\n{s}\n" for i, s in enumerate(seqs)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def binding(tmp_path_factory):
+    """neg/pos FASTA files: random 40 bp, positives carry an AP-1 site."""
+    d = tmp_path_factory.mktemp("binding")
+    rng = np.random.default_rng(0)
+    neg = _write_fasta(d / "neg.fa", _random_seqs(rng, 160, 40), "neg")
+    pos = _write_fasta(d / "pos.fa", _random_seqs(rng, 160, 40, MOTIF), "pos")
+    return f"neg={neg},pos={pos}", d
+
+
+def _train(spec, out, *extra):
+    argv = ["--data", spec, "--output-dir", str(out), "--quiet", "--batch-size", "32"]
+    return train_fasta.main(argv + ["--lr", "0.01", "--model-arg", "motif_length=8", *extra])
+
+
+def test_train_fasta_loss_falls_and_writes_outputs(binding):
+    spec, d = binding
+    result = _train(spec, d / "run", "--epochs", "4", "--test-fraction", "0.2")
+    losses = [h["train_loss"] for h in result["history"]]
+    assert losses[-1] < losses[0] - 0.05
+    assert result["val"]["auroc"] > 0.8 and result["test"]["n_samples"] == 64
+    for name in ("best.safetensors", "last.safetensors", "metrics.json", "training_curve.png"):
+        assert (d / "run" / name).stat().st_size > 0
+    saved = json.loads((d / "run" / "metrics.json").read_text())
+    assert saved["best_epoch"] == result["best_epoch"] and len(saved["history"]) == 4
+    ckpt = bt.load(d / "run" / "best.safetensors")
+    assert ckpt["epoch"] == result["best_epoch"]
+    assert set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config", "state"}
+    assert ckpt["config"]["inputs"]["alphabet"] == "DNA"
+
+
+def test_resume_continues_exactly(binding):
+    spec, d = binding
+    straight = _train(spec, d / "straight", "--epochs", "3", "--patience", "9")
+    _train(spec, d / "resumed", "--epochs", "2", "--patience", "9")
+    resumed = _train(
+        spec,
+        d / "resumed",
+        "--epochs",
+        "3",
+        "--patience",
+        "9",
+        "--resume",
+        str(d / "resumed" / "last.safetensors"),
+    )
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    a = bt.load(d / "straight" / "last.safetensors")["model"]
+    b = bt.load(d / "resumed" / "last.safetensors")["model"]
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    assert resumed["val"]["auroc"] == straight["val"]["auroc"]
+
+
+def test_variable_length_model_with_table(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = ["sequence,label"]
+    for i in range(120):
+        n = int(rng.integers(20, 90))
+        rows.append(f"{_random_seqs(rng, 1, n, MOTIF if i % 2 else None)[0]},{i % 2}")
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    result = train_fasta.main(
+        ["--data", str(tmp_path / "t.csv"), "--model", "masked_cnn", "--epochs", "1"]
+        + ["--model-arg", "channels=[8]", "--output-dir", str(tmp_path / "o"), "--quiet"]
+    )
+    assert result["model"] == "masked_cnn" and result["sizes"] == {"train": 108, "val": 12}
+
+
+def test_predict_from_checkpoint_both_strands(binding, tmp_path):
+    spec, d = binding
+    ckpt = d / "run" / "best.safetensors"
+    if not ckpt.exists():
+        _train(spec, d / "run", "--epochs", "1")
+    out = tmp_path / "scores.tsv"
+    predict.main([str(ckpt), str(d / "pos.fa"), "-o", str(out), "--both-strands", "mean"])
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id\tlength\tpos" and len(lines) == 161
+    p = np.array([float(line.split("\t")[2]) for line in lines[1:]])
+    assert ((p > 0) & (p < 1)).all()
+
+
+SHIPPED = models.list_weights()
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no pretrained weights shipped yet")
+def test_predict_and_interpret_with_pretrained(tmp_path):
+    name = "deepbind_binding_task" if "deepbind_binding_task" in SHIPPED else SHIPPED[0]
+    entry = models.get_model_weights(name)
+    rng = np.random.default_rng(2)
+    length = entry.input_length or 60
+    fasta = _write_fasta(tmp_path / "q.fa", _random_seqs(rng, 3, length, "TGACTCA"), "q")
+    out = tmp_path / "s.tsv"
+    predict.main([name, str(fasta), "-o", str(out), "--logits"])
+    header = out.read_text().splitlines()[0].split("\t")
+    assert header[:2] == ["id", "length"] and header[2 : 2 + len(entry.targets)] == list(
+        entry.targets
+    )
+    results = interpret.main([name, "--fasta", str(fasta), "--max", "2", "-o", str(tmp_path)])
+    ism = (tmp_path / "ism.tsv").read_text().splitlines()
+    assert len(ism) == 1 + 2 * length and (tmp_path / "q0.png").stat().st_size > 0
+    res = results["q0"]
+    assert res["ism"].shape == (4, length) and np.isfinite(res["input_x_gradient"]).all()
+
+
+def _pinned():
+    path = Path(__file__).parent / "data" / "pretrained_pins.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@pytest.mark.parametrize("name", sorted(_pinned()))
+def test_pretrained_predictions_are_pinned(name):
+    """Each shipped checkpoint gives the recorded logits on fixed inputs (sha256 verified)."""
+    pin = _pinned()[name]
+    entry = models.get_model_weights(name)
+    model = models.load_pretrained(name)
+    from example_utils import load_scorer
+
+    scorer = load_scorer(name)
+    batch = scorer.inputs.collator()([(s, 0) for s in pin["sequences"]])
+    with bt.no_grad():
+        logits = model(scorer.inputs.model_input(batch.to("cpu"))).numpy()
+    np.testing.assert_allclose(logits, np.array(pin["logits"]), rtol=1e-4, atol=1e-5)
+    assert entry.num_params == sum(p.numel() for p in model.parameters())
+
+
+def test_train_genome_short_run(tmp_path):
+    rng = np.random.default_rng(3)
+    chroms = {"chr1": 6000, "chr2": 3000, "chr3": 3000}
+    fa = tmp_path / "g.fa"
+    fa.write_text(
+        "".join(f">{c}\n{''.join(rng.choice(list('ACGT'), n))}\n" for c, n in chroms.items())
+    )
+    beds = {}
+    for t in ("A", "B"):
+        starts = {c: rng.integers(0, n - 300, 12) for c, n in chroms.items()}
+        lines = [f"{c}\t{s}\t{s + 250}" for c, ss in starts.items() for s in sorted(ss)]
+        with gzip.open(tmp_path / f"{t}.bed.gz", "wt") as f:
+            f.write("\n".join(lines) + "\n")
+        beds[t] = str(tmp_path / f"{t}.bed.gz")
+    result = train_genome.main(
+        ["--genome", str(fa), "--peaks", ",".join(f"{k}={v}" for k, v in beds.items())]
+        + ["--blacklist", "", "--val-chroms", "chr2", "--test-chroms", "chr3", "--length", "200"]
+        + ["--model", "deepbind", "--model-arg", "motif_length=8", "--epochs", "1"]
+        + ["--train-windows", "64", "--eval-windows", "64", "--output-dir", str(tmp_path / "o")]
+        + ["--quiet", "--bin-size", "100"]
+    )
+    assert result["targets"] == ["A", "B"] and result["test"]["n_targets"] == 2
+    assert (tmp_path / "o" / "best.safetensors").exists()
