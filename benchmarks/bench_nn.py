@@ -1,0 +1,142 @@
+"""nn and optim speed against PyTorch CPU, measured in the same run: DanQ's BiLSTM, an Adam
+step over 50M parameters, a DeepSEA training step.
+
+Run from the repository root::
+
+    python benchmarks/bench_nn.py [--repeats 5]
+
+Rows (float32, median of ``--repeats`` after one warm-up, biotorch and torch alternating
+within each repeat so that load on a shared machine hits both alike; ratio = biotorch / torch):
+
+1. BiLSTM forward + backward, DanQ's shape: ``LSTM(320, 320, bidirectional=True,
+   batch_first=True)`` on a (64, 75, 320) input that requires grad; goal <= 1.5x.
+2. ``Adam.step()`` over 50M parameters (ten 5M tensors with gradients set); goal <= 1.2x.
+3. A DeepSEA training step, batch 16 of one-hot 1000 bp: conv 4->320 k8, ReLU, max-pool 4,
+   dropout 0.2, conv 320->480 k8, ReLU, max-pool 4, dropout 0.2, conv 480->960 k8, ReLU,
+   dropout 0.5, linear 50880->925, ReLU, linear 925->919, BCE-with-logits on random 0/1
+   targets; ``zero_grad``, forward, backward and an SGD (momentum 0.9) step; goal <= 1.2x.
+
+torch gets as many threads as NumPy's BLAS has (the header says how many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+
+import numpy as np
+from bench_core import blas_threads, timed
+
+import biotorch
+
+GOALS = {"BiLSTM": 1.5, "Adam": 1.2, "DeepSEA": 1.2}
+
+
+def lstm_case(lib, rng):
+    lstm = lib.nn.LSTM(320, 320, bidirectional=True, batch_first=True)
+    x = lib.tensor(rng.standard_normal((64, 75, 320)).astype(np.float32), requires_grad=True)
+
+    def run():
+        x.grad = None
+        for p in lstm.parameters():
+            p.grad = None
+        out, _ = lstm(x)
+        out.sum().backward()
+
+    return run
+
+
+def adam_case(lib, rng):
+    params = [
+        lib.nn.Parameter(lib.tensor(rng.standard_normal(5_000_000).astype(np.float32)))
+        for _ in range(10)
+    ]
+    for p in params:
+        p.grad = lib.tensor(rng.standard_normal(p.shape).astype(np.float32))
+    opt = lib.optim.Adam(params, lr=1e-3)
+    return opt.step
+
+
+def deepsea(nn):
+    return nn.Sequential(
+        nn.Conv1d(4, 320, 8),
+        nn.ReLU(),
+        nn.MaxPool1d(4, 4),
+        nn.Dropout(0.2),
+        nn.Conv1d(320, 480, 8),
+        nn.ReLU(),
+        nn.MaxPool1d(4, 4),
+        nn.Dropout(0.2),
+        nn.Conv1d(480, 960, 8),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Flatten(),
+        nn.Linear(960 * 53, 925),
+        nn.ReLU(),
+        nn.Linear(925, 919),
+    )
+
+
+def deepsea_case(lib, rng):
+    model = deepsea(lib.nn)
+    tokens = rng.integers(0, 4, (16, 1000))
+    x = lib.tensor(np.eye(4, dtype=np.float32)[tokens].transpose(0, 2, 1).copy())
+    y = lib.tensor((rng.random((16, 919)) < 0.05).astype(np.float32))
+    loss_fn = lib.nn.BCEWithLogitsLoss()
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def run():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    return run
+
+
+CASES = {
+    "BiLSTM fwd+bwd (64, 75, 320) -> 2x320": lstm_case,
+    "Adam step, 50M parameters": adam_case,
+    "DeepSEA training step, batch 16 x 1000 bp": deepsea_case,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    import torch
+
+    threads, source = blas_threads()
+    torch.set_num_threads(threads)
+    print(
+        f"biotorch nn benchmark, {datetime.date.today()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, numpy {np.__version__}, torch {torch.__version__} (CPU)"
+    )
+    print(f"NumPy BLAS threads: {threads} ({source}); torch.set_num_threads({threads})")
+    print(f"median of {args.repeats} repeats after one warm-up\n")
+    print(f"| {'benchmark':<42} | biotorch ms | torch ms | ratio | goal |")
+    print(f"|{'-' * 44}|------------:|---------:|------:|------|")
+    no_sync = lambda: None  # noqa: E731
+    for name, case in CASES.items():
+        biotorch.manual_seed(0)
+        torch.manual_seed(0)
+        bt_run = case(biotorch, np.random.default_rng(0))
+        th_run = case(torch, np.random.default_rng(0))
+        bt_run(), th_run()
+        bt_times, th_times = [], []
+        for _ in range(args.repeats):
+            bt_times.append(timed(bt_run, no_sync))
+            th_times.append(timed(th_run, no_sync))
+        bt_ms, th_ms = (1e3 * statistics.median(t) for t in (bt_times, th_times))
+        ratio = bt_ms / th_ms
+        goal = next(g for key, g in GOALS.items() if name.startswith(key))
+        verdict = f"<= {goal}x {'met' if ratio <= goal else 'MISSED'}"
+        print(f"| {name:<42} | {bt_ms:11.1f} | {th_ms:8.1f} | {ratio:5.2f} | {verdict} |")
+        del bt_run, th_run
+
+
+if __name__ == "__main__":
+    main()
