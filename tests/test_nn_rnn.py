@@ -67,6 +67,7 @@ def _compare(bt_outs, th_outs, bt_leaves, th_leaves, rtol=1e-4, atol=1e-5, seed=
 @pytest.mark.parametrize("batch_first,with_state", [(False, False), (True, True)])
 def test_layer_matches_torch(kind, num_layers, bidirectional, batch_first, with_state):
     tm, bm = _pair(kind, 5, 6, num_layers, batch_first=batch_first, bidirectional=bidirectional)
+    bm.flatten_parameters()
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 4, 5) if batch_first else (4, 3, 5)).astype(np.float32)
     bx, tx = biotorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)

@@ -369,6 +369,9 @@ class RNNBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """A no-op kept for PyTorch code that calls it (cuDNN weight packing does not apply)."""
+
     def _layer_weights(self, layer: int) -> list:
         """``w_ih, w_hh, b_ih, b_hh`` of each direction of ``layer`` (biases may be None)."""
         weights = []
