@@ -353,3 +353,18 @@ def test_backward_inputs_restricts_accumulation():
     x, y = leaf(1.0), leaf(2.0)
     (x * y).backward(inputs=[x])
     assert x.grad.item() == 2.0 and y.grad is None
+
+
+def test_leaves_are_freed_without_waiting_for_the_garbage_collector():
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        x = leaf(1.0, 2.0)
+        (x * x).sum().backward()
+        ref = weakref.ref(x)
+        del x
+        assert ref() is None
+    finally:
+        gc.enable()

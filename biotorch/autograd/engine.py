@@ -162,8 +162,10 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
                 for i in capture.get((node, nr), ()):
                     results[i] = g
         if type(node) is AccumulateGrad:
-            if accumulate and grads[0] is not None and (only is None or node in only):
-                _accumulate_leaf(node.variable, grads[0], Tensor)
+            leaf = node.variable
+            if accumulate and leaf is not None and grads[0] is not None:
+                if only is None or node in only:
+                    _accumulate_leaf(leaf, grads[0], Tensor)
             continue
         input_grads = _call_backward(node, grads)
         delivered = set()

@@ -12,6 +12,8 @@ output shape.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 import biotorch.tensor as _tensor_module
@@ -173,15 +175,24 @@ class Function:
 
 
 class AccumulateGrad:
-    """The graph node of a leaf tensor: adds arriving gradients into ``variable.grad``."""
+    """The graph node of a leaf tensor: adds arriving gradients into the leaf's ``.grad``.
 
-    __slots__ = ("variable", "_hooks", "__weakref__")
+    It holds the leaf weakly (the leaf caches this node), so no reference cycle keeps a
+    leaf's arrays alive; a leaf that is gone by backward time receives nothing.
+    """
+
+    __slots__ = ("_leaf", "_hooks", "__weakref__")
     _next = ()
     _released = False
 
     def __init__(self, variable) -> None:
-        self.variable = variable
+        self._leaf = weakref.ref(variable)
         self._hooks = None
+
+    @property
+    def variable(self):
+        """The leaf tensor, or None if it no longer exists."""
+        return self._leaf()
 
     def __repr__(self) -> str:
         return "<AccumulateGrad>"
