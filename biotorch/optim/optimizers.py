@@ -1,13 +1,17 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update rules and defaults.
 
-Each update works in place on the parameter's array with ``xp`` ufuncs (no temporaries beyond
-one scratch buffer); on a GPU, Adam/AdamW/SGD run as one fused CuPy elementwise kernel per
-parameter (:mod:`biotorch.optim._kernels`), checked against the ``xp`` path by gpu tests.
+Updates work in place with ``xp`` ufuncs. On the CPU, SGD and Adam/AdamW walk large parameters in
+cache-sized blocks, so the dozen ufunc passes of an update touch main memory about once per
+array (as a fused kernel would) and need only one small scratch buffer. On a GPU, Adam/AdamW
+and SGD with momentum run as one fused CuPy elementwise kernel per parameter
+(:mod:`biotorch.optim._kernels`), checked against the ``xp`` path by gpu tests.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from biotorch.backend import array_module
 from biotorch.optim import _kernels
@@ -25,6 +29,21 @@ def _check_betas(betas) -> None:
     for i, beta in enumerate(betas):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
+
+
+_BLOCK = 16384  # elements per block: a few arrays of it fit in a core's L2 cache
+
+
+def _blocks(*arrays):
+    """Matching flat blocks of same-shaped arrays (one block: the arrays, if not contiguous
+    NumPy arrays)."""
+    first = arrays[0]
+    if not all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
+        yield arrays
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    for start in range(0, first.size, _BLOCK):
+        yield tuple(f[start : start + _BLOCK] for f in flat)
 
 
 def _decayed(grad, param, weight_decay: float):
@@ -70,13 +89,23 @@ class SGD(Optimizer):
         buf = state.get("momentum_buffer")
         if buf is None:
             state["momentum_buffer"] = buf = grad.copy()
-        elif _kernels.use_fused(param):
+            param -= lr * (grad + momentum * buf if group["nesterov"] else buf)
+            return
+        if _kernels.use_fused(param):
             _kernels.sgd(param, grad, buf, lr, momentum, group["dampening"], group["nesterov"])
             return
-        else:
-            buf *= momentum
-            buf += (1 - group["dampening"]) * grad
-        param -= lr * (grad + momentum * buf if group["nesterov"] else buf)
+        xp = array_module(param)
+        for p, g, b in _blocks(param, grad, buf):
+            scratch = xp.multiply(g, 1 - group["dampening"])
+            b *= momentum
+            b += scratch
+            if group["nesterov"]:
+                xp.multiply(b, momentum, out=scratch)
+                scratch += g
+            else:
+                scratch[...] = b
+            scratch *= lr
+            p -= scratch
 
 
 class Adam(Optimizer):
@@ -121,14 +150,14 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         step = state["step"]
-        if self._decoupled:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = _decayed(grad, param, weight_decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         step_size = lr / (1 - beta1**step)
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
         if _kernels.use_fused(param) and not amsgrad:
+            if self._decoupled:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = _decayed(grad, param, weight_decay)
             _kernels.adam(
                 param,
                 grad,
@@ -141,22 +170,28 @@ class Adam(Optimizer):
                 eps,
             )
             return
-        exp_avg += (1 - beta1) * (grad - exp_avg)
-        exp_avg_sq *= beta2
-        scratch = xp.multiply(grad, grad)
-        scratch *= 1 - beta2
-        exp_avg_sq += scratch
-        if amsgrad:
-            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        else:
-            second = exp_avg_sq
-        xp.sqrt(second, out=scratch)
-        scratch /= bias_correction2_sqrt
-        scratch += eps
-        xp.divide(exp_avg, scratch, out=scratch)
-        scratch *= step_size
-        param -= scratch
+        max_exp_avg_sq = state.get("max_exp_avg_sq")
+        arrays = (param, grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
+        for p, g, m, v, *vmax in _blocks(*arrays):
+            if self._decoupled:
+                p *= 1 - lr * weight_decay
+            else:
+                g = _decayed(g, p, weight_decay)
+            scratch = xp.multiply(g, 1 - beta1)
+            m *= beta1
+            m += scratch
+            xp.multiply(g, g, out=scratch)
+            scratch *= 1 - beta2
+            v *= beta2
+            v += scratch
+            if vmax:
+                xp.maximum(vmax[0], v, out=vmax[0])
+            # step_size * m / (sqrt(v) / bc2 + eps), with the bias correction folded in
+            xp.sqrt(vmax[0] if vmax else v, out=scratch)
+            scratch += eps * bias_correction2_sqrt
+            xp.divide(m, scratch, out=scratch)
+            scratch *= step_size * bias_correction2_sqrt
+            p -= scratch
 
 
 class AdamW(Adam):
