@@ -60,16 +60,39 @@ def score_fasta(
     if both_strands:
         model = StrandAverage(model, mode=both_strands, alphabet=alphabet).eval()
     loader = DataLoader(
-        _Records(ds), batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
+        _Records(ds),
+        batch_sampler=_batches(ds.lengths, batch_size, scorer),
+        collate_fn=scorer.inputs.collator(),
+        device=device,
     )
     ids, logits = [], []
     with bt.no_grad():
         for batch in loader:
             logits.append(model(scorer.inputs.model_input(batch)))
             ids += batch.ids
-    out = bt.cat(logits) if len(logits) > 1 else logits[0]
+    position = {rid: i for i, rid in enumerate(ds.ids)}
+    order = np.argsort([position[rid] for rid in ids])
+    ids = [ids[i] for i in order]
+    out = (bt.cat(logits) if len(logits) > 1 else logits[0])[bt.tensor(order)]
     probs = scorer.task.probabilities(out).reshape(len(ids), -1)
     return ids, ds.lengths, probs, out.detach().cpu().numpy().reshape(len(ids), -1)
+
+
+def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[int]]:
+    """Batches in file order, except for models that take any length without a mask: those get
+    batches of equal-length sequences, so no padding reaches them."""
+    if scorer.inputs.input_length is not None or scorer.inputs.takes_batch:
+        return [
+            list(range(i, min(i + batch_size, len(lengths))))
+            for i in range(0, len(lengths), batch_size)
+        ]
+    order = np.argsort(lengths, kind="stable")
+    out: list[list[int]] = []
+    for i in order.tolist():
+        if not out or len(out[-1]) == batch_size or lengths[out[-1][0]] != lengths[i]:
+            out.append([])
+        out[-1].append(i)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/amp_scanner")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--model-arg", action="append", help="replaces the default model arguments")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--patience", type=int, default=6)
     args = p.parse_args(argv)
     d = Path(args.data_dir)
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--batch-size",
         "32",
         "--patience",
-        "6",
+        str(args.patience),
         "--monitor",
         "auroc",
         "--seed",
@@ -75,10 +78,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--device",
         args.device,
         "--weight-decay",
-        "1e-4",
+        str(args.weight_decay),
         "--quiet",
     ]
-    for item in MODEL_ARGS:
+    model_args = args.model_arg or MODEL_ARGS
+    for item in model_args:
         argv_train += ["--model-arg", item]
     result = train(argv_train)
     test = result["test"]
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         "data": str(d),
         "protocol": "train on tr, early stopping (auROC) on eval, report te",
         "model": "masked_cnn",
-        "model_args": MODEL_ARGS,
+        "model_args": model_args,
         "num_params": result["num_params"],
         "best_epoch": result["best_epoch"],
         "seed": args.seed,

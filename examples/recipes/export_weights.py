@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         "inputs": inputs,
         "recipe": args.recipe,
         "attribution": args.attribution,
-        "trained_epochs": ckpt["epoch"],
+        "trained_epochs": ckpt["state"]["best_epoch"],
     }
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     print(f"wrote {path} ({path.stat().st_size:,} bytes) and {path.with_suffix('.json').name}")
