@@ -233,7 +233,7 @@ def test_scheduler_state_dict_round_trip():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize(
-    "name, kwargs", [o for o in OPTIMIZERS if o[0] in ("SGD", "Adam", "AdamW")]
+    "name, kwargs", OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)]
 )
 def test_fused_gpu_updates_match_the_cpu_path(name, kwargs):
     rng = np.random.default_rng(0)

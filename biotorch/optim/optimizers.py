@@ -81,31 +81,36 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, group, param, grad, state) -> None:
-        lr, momentum = group["lr"], group["momentum"]
-        grad = _decayed(grad, param, group["weight_decay"])
-        if momentum == 0:
-            param -= lr * grad
-            return
+        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
         buf = state.get("momentum_buffer")
-        if buf is None:
-            state["momentum_buffer"] = buf = grad.copy()
-            param -= lr * (grad + momentum * buf if group["nesterov"] else buf)
-            return
+        first = momentum != 0 and buf is None
+        if first:
+            state["momentum_buffer"] = buf = array_module(param).zeros_like(param)
         if _kernels.use_fused(param):
-            _kernels.sgd(param, grad, buf, lr, momentum, group["dampening"], group["nesterov"])
+            _kernels.sgd(
+                param,
+                grad,
+                buf,
+                lr=lr,
+                momentum=momentum,
+                dampening=group["dampening"],
+                nesterov=group["nesterov"],
+                weight_decay=wd,
+                first=first,
+            )
             return
-        xp = array_module(param)
-        for p, g, b in _blocks(param, grad, buf):
-            scratch = xp.multiply(g, 1 - group["dampening"])
-            b *= momentum
-            b += scratch
-            if group["nesterov"]:
-                xp.multiply(b, momentum, out=scratch)
-                scratch += g
-            else:
-                scratch[...] = b
-            scratch *= lr
-            p -= scratch
+        arrays = (param, grad) + ((buf,) if momentum else ())
+        for p, g, *b in _blocks(*arrays):
+            g = _decayed(g, p, wd)
+            if b:
+                (b,) = b
+                if first:
+                    b[...] = g
+                else:
+                    b *= momentum
+                    b += (1 - group["dampening"]) * g
+                g = g + momentum * b if group["nesterov"] else b
+            p -= lr * g
 
 
 class Adam(Optimizer):
@@ -153,21 +158,21 @@ class Adam(Optimizer):
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         step_size = lr / (1 - beta1**step)
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-        if _kernels.use_fused(param) and not amsgrad:
-            if self._decoupled:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = _decayed(grad, param, weight_decay)
+        if _kernels.use_fused(param):
             _kernels.adam(
                 param,
                 grad,
                 exp_avg,
                 exp_avg_sq,
-                beta1,
-                beta2,
-                step_size,
-                bias_correction2_sqrt,
-                eps,
+                state.get("max_exp_avg_sq"),
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                step_size=step_size,
+                bc2_sqrt=bias_correction2_sqrt,
+                eps=eps,
+                wd=weight_decay,
+                decoupled=self._decoupled,
             )
             return
         max_exp_avg_sq = state.get("max_exp_avg_sq")
@@ -254,6 +259,20 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
+        if _kernels.use_fused(param):
+            _kernels.rmsprop(
+                param,
+                grad,
+                state["square_avg"],
+                state.get("grad_avg"),
+                state.get("momentum_buffer"),
+                lr=group["lr"],
+                alpha=alpha,
+                eps=eps,
+                wd=group["weight_decay"],
+                momentum=momentum,
+            )
+            return
         grad = _decayed(grad, param, group["weight_decay"])
         square_avg = state["square_avg"]
         square_avg *= alpha
@@ -311,7 +330,12 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
-        grad = _decayed(grad, param, group["weight_decay"])
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        if _kernels.use_fused(param):
+            _kernels.adagrad(
+                param, grad, state["sum"], clr=clr, eps=group["eps"], wd=group["weight_decay"]
+            )
+            return
+        grad = _decayed(grad, param, group["weight_decay"])
         state["sum"] += grad * grad
         param -= clr * grad / (xp.sqrt(state["sum"]) + group["eps"])
