@@ -195,3 +195,36 @@ def test_train_genome_short_run(tmp_path):
     )
     assert result["targets"] == ["A", "B"] and result["test"]["n_targets"] == 2
     assert (tmp_path / "o" / "best.safetensors").exists()
+
+
+def test_recipes_run_on_tiny_stand_ins(tmp_path):
+    """The real-data recipes (splice junctions, AMP Scanner) end to end on made-up files."""
+    sys.path.insert(0, str(EXAMPLES / "recipes"))
+    import amp_scanner
+    import splice_junction
+
+    rng = np.random.default_rng(4)
+    rows = [
+        f"{c}, S{i}, {_random_seqs(rng, 1, 60, 'GGTAAG' if c == 'EI' else None)[0]}"
+        for i, c in enumerate(["EI", "IE", "N"] * 20)
+    ]
+    (tmp_path / "splice.data").write_text("\n".join(rows + rows[:3]) + "\n")
+    cv = splice_junction.main(
+        ["--data", str(tmp_path / "splice.data"), "--folds", "3", "--only-folds", "1"]
+        + ["--epochs", "1", "--output-dir", str(tmp_path / "sj")]
+    )
+    assert cv["duplicates_dropped"] == 3 and cv["n_sequences"] == 60
+    assert 18 <= sum(map(sum, cv["confusion"]["rows_true"])) <= 22  # one of 3 folds
+
+    amino = "ACDEFGHIKLMNPQRSTVWY"
+    for split in ("tr", "eval", "te"):
+        for cls, bias in (("AMP", "KR"), ("DECOY", "DE")):
+            seqs = [
+                "".join(rng.choice(list(amino + bias * 3), rng.integers(11, 40))) for _ in range(12)
+            ]
+            _write_fasta(tmp_path / f"{cls}.{split}.fa", seqs, f"{cls}_{split}_")
+    amp = amp_scanner.main(
+        ["--data-dir", str(tmp_path), "--seeds", "2", "--epochs", "1"]
+        + ["--output-dir", str(tmp_path / "amp")]
+    )
+    assert len(amp["runs"]) == 2 and amp["ensemble_of_seeds"]["n_samples"] == 24
