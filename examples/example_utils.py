@@ -263,6 +263,7 @@ def load_scorer(source: str, device: str = "cpu") -> Scorer:
         model = load_pretrained(source)
         task = Task(_task_of(entry), list(entry.targets))
         inputs = input_spec_for(model, ALPHABETS[entry.alphabet], entry.n_value, entry.config)
+        inputs.input_length = entry.input_length  # the training length, also for any-length models
     return Scorer(model.to(device).eval(), task, inputs, source)
 
 

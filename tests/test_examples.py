@@ -146,6 +146,11 @@ def test_predict_and_interpret_with_pretrained(tmp_path):
 #: were exported; a change means the weights, the architecture or the encoding changed).
 PINS: dict[str, list[list[float]]] = {
     "deepbind_binding_task": [[-1.2868], [-1.56041], [-2.55859]],
+    "splice_junction_cnn": [
+        [0.633472, -2.95749, 0.552421],
+        [-5.2396, -1.94466, 4.465],
+        [-5.98225, -4.04638, 6.51667],
+    ],
 }
 
 

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--targets", help="comma-separated output names (default: the run's)")
     p.add_argument("--recipe", default="", help="the command that trained the weights")
     p.add_argument("--attribution", default="", help="attribution the training data requires")
+    p.add_argument(
+        "--input-length", type=int, help="length the model was trained on (any-length models)"
+    )
     args = p.parse_args(argv)
     ckpt = bt.load(args.checkpoint)
     config = ckpt["config"]
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     inputs, task = config["inputs"], config["task"]
     alphabet = ALPHABETS[inputs["alphabet"]]
     n_value = inputs["n_value"]
+    inputs["input_length"] = inputs["input_length"] or args.input_length
     metrics = {}
     if args.metrics:
         run = json.loads(Path(args.metrics).read_text())
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         "alphabet": alphabet.name,
         "channel_order": alphabet.letters,
         "n_policy": "zeros" if n_value == 0 else "uniform",
-        "input_length": inputs["input_length"],
+        "input_length": inputs["input_length"] or args.input_length,
         "targets": args.targets.split(",") if args.targets else task["names"],
         "training_data": args.training_data,
         "license": args.license,
