@@ -145,6 +145,14 @@ def test_predict_and_interpret_with_pretrained(tmp_path):
 #: Logits of each shipped checkpoint on ``_fixed_sequences(name)`` (recorded when the weights
 #: were exported; a change means the weights, the architecture or the encoding changed).
 PINS: dict[str, list[list[float]]] = {
+    "basset_small_regulatory": [
+        [-4.55283, -1.61853, -1.5963, -5.72403, -2.66777, -2.82223]
+        + [-4.31607, -4.66268, -4.91105, -3.8424, -3.51163, -7.39491],
+        [-2.75516, 0.564465, -1.34862, -4.64106, -2.13777, -2.45547]
+        + [-1.16217, -1.78537, -1.20096, -3.40092, -1.81779, -5.9711],
+        [-2.91267, -0.392453, -1.4335, -4.68821, -2.17039, -2.38854]
+        + [-2.14204, -3.87218, -2.56613, -3.14805, -2.31471, -5.03175],
+    ],
     "deepbind_binding_task": [[-1.2868], [-1.56041], [-2.55859]],
     "splice_junction_cnn": [
         [0.633472, -2.95749, 0.552421],
