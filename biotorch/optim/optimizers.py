@@ -1,15 +1,17 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update rules and defaults.
 
-Updates work in place with ``xp`` ufuncs. On the CPU, SGD and Adam/AdamW walk large parameters in
-cache-sized blocks, so the dozen ufunc passes of an update touch main memory about once per
-array (as a fused kernel would) and need only one small scratch buffer. On a GPU, Adam/AdamW
-and SGD with momentum run as one fused CuPy elementwise kernel per parameter
-(:mod:`biotorch.optim._kernels`), checked against the ``xp`` path by gpu tests.
+Updates work in place with ``xp`` ufuncs. On the CPU, SGD and Adam/AdamW walk large
+parameters in cache-sized blocks, spread over the cores, so the dozen ufunc passes of an
+update touch main memory about once per array (as a fused kernel would) and need only
+block-sized scratch. On a GPU every optimizer runs one fused CuPy elementwise kernel per
+parameter (:mod:`biotorch.optim._kernels`), checked against the ``xp`` path by gpu tests.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,19 +33,27 @@ def _check_betas(betas) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta} (expected in [0, 1))")
 
 
-_BLOCK = 16384  # elements per block: a few arrays of it fit in a core's L2 cache
+_BLOCK = 131072  # elements per block: the arrays of one block stay in a core's L2 cache
+_pool: list = []
 
 
-def _blocks(*arrays):
-    """Matching flat blocks of same-shaped arrays (one block: the arrays, if not contiguous
-    NumPy arrays)."""
-    first = arrays[0]
+def _each_block(update, *arrays) -> None:
+    """Call ``update`` on matching flat blocks of same-shaped arrays (on the arrays whole if
+    they are not contiguous NumPy arrays). Large arrays' blocks go to a thread pool, one thread
+    per core: NumPy releases the GIL inside ufuncs, and the blocks are disjoint."""
     if not all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
-        yield arrays
+        update(*arrays)
         return
     flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, first.size, _BLOCK):
-        yield tuple(f[start : start + _BLOCK] for f in flat)
+    blocks = [tuple(f[i : i + _BLOCK] for f in flat) for i in range(0, flat[0].size, _BLOCK)]
+    if len(blocks) < 4:
+        for block in blocks:
+            update(*block)
+        return
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 1))
+    for future in [_pool[0].submit(update, *block) for block in blocks]:
+        future.result()
 
 
 def _decayed(grad, param, weight_decay: float):
@@ -99,18 +109,20 @@ class SGD(Optimizer):
                 first=first,
             )
             return
-        arrays = (param, grad) + ((buf,) if momentum else ())
-        for p, g, *b in _blocks(*arrays):
+        dampening, nesterov = group["dampening"], group["nesterov"]
+
+        def update(p, g, b=None):
             g = _decayed(g, p, wd)
-            if b:
-                (b,) = b
+            if b is not None:
                 if first:
                     b[...] = g
                 else:
                     b *= momentum
-                    b += (1 - group["dampening"]) * g
-                g = g + momentum * b if group["nesterov"] else b
+                    b += (1 - dampening) * g
+                g = g + momentum * b if nesterov else b
             p -= lr * g
+
+        _each_block(update, param, grad, *((buf,) if momentum else ()))
 
 
 class Adam(Optimizer):
@@ -175,10 +187,10 @@ class Adam(Optimizer):
                 decoupled=self._decoupled,
             )
             return
-        max_exp_avg_sq = state.get("max_exp_avg_sq")
-        arrays = (param, grad, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
-        for p, g, m, v, *vmax in _blocks(*arrays):
-            if self._decoupled:
+        decoupled = self._decoupled
+
+        def update(p, g, m, v, vmax=None):
+            if decoupled:
                 p *= 1 - lr * weight_decay
             else:
                 g = _decayed(g, p, weight_decay)
@@ -189,14 +201,17 @@ class Adam(Optimizer):
             scratch *= 1 - beta2
             v *= beta2
             v += scratch
-            if vmax:
-                xp.maximum(vmax[0], v, out=vmax[0])
+            if vmax is not None:
+                xp.maximum(vmax, v, out=vmax)
             # step_size * m / (sqrt(v) / bc2 + eps), with the bias correction folded in
-            xp.sqrt(vmax[0] if vmax else v, out=scratch)
+            xp.sqrt(v if vmax is None else vmax, out=scratch)
             scratch += eps * bias_correction2_sqrt
             xp.divide(m, scratch, out=scratch)
             scratch *= step_size * bias_correction2_sqrt
             p -= scratch
+
+        amsgrad_state = (state["max_exp_avg_sq"],) if amsgrad else ()
+        _each_block(update, param, grad, exp_avg, exp_avg_sq, *amsgrad_state)
 
 
 class AdamW(Adam):
