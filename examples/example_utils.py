@@ -27,7 +27,6 @@ from biotorch.models.registry import get_model, get_model_weights, load_pretrain
 REPO = Path(__file__).resolve().parent.parent
 ALPHABETS = {"DNA": DNA, "RNA": RNA, "PROTEIN": PROTEIN}
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
-TASKS = ("binary", "multiclass", "multilabel")
 
 
 def alphabet_named(name: str) -> Alphabet:
@@ -231,9 +230,6 @@ class Scorer:
     task: Task
     inputs: InputSpec
     source: str
-
-    def logits(self, batch: Batch, device: str = "cpu") -> bt.Tensor:
-        return self.model(self.inputs.model_input(batch.to(device)))
 
 
 def checkpoint_config(
