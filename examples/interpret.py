@@ -35,7 +35,9 @@ COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("model", help="checkpoint path or pretrained weights name")
     p.add_argument("--sequence", action="append", default=[], help="a sequence (repeatable)")
     p.add_argument("--fasta", help="FASTA file of sequences")

@@ -26,7 +26,9 @@ from biotorch.models import StrandAverage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("model", help="checkpoint path or pretrained weights name")
     p.add_argument("fasta", help="FASTA file to score (plain or gzip)")
     p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
@@ -73,7 +75,8 @@ def score_fasta(
     position = {rid: i for i, rid in enumerate(ds.ids)}
     order = np.argsort([position[rid] for rid in ids])
     ids = [ids[i] for i in order]
-    out = (bt.cat(logits) if len(logits) > 1 else logits[0])[bt.tensor(order)]
+    out = bt.cat(logits) if len(logits) > 1 else logits[0]
+    out = out[bt.tensor(order, device=out.device)]
     probs = scorer.task.probabilities(out).reshape(len(ids), -1)
     return ids, ds.lengths, probs, out.detach().cpu().numpy().reshape(len(ids), -1)
 

@@ -75,7 +75,9 @@ def default_data() -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     d = p.add_argument_group("data")
     d.add_argument("--data", help="training data spec (default: the embedded binding task)")
     d.add_argument("--val-data", help="validation data spec")

@@ -33,7 +33,9 @@ SMALL_BASSET = ["conv_channels=[32,32,32]", "dense_units=64"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     d = p.add_argument_group("data")
     d.add_argument("--genome", default=str(GENOME / "genome.fa.gz"), help="FASTA (or bgzip)")
     d.add_argument("--peaks", help="NAME=BED,... (default: datasets/genome/peaks/*)")
