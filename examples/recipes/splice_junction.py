@@ -6,8 +6,8 @@ network, and (``--final``) the model trained on all the data that ships as the p
 Data: ``splice.data`` of the UCI "Molecular Biology (Splice-junction Gene Sequences)" set
 (Towell, Noordewier & Shavlik; UCI Machine Learning Repository, CC BY 4.0), e.g. the copy in
 ``../shared/data/uci_splice_junction``. Ambiguity codes (D, N, R, S in 15 sequences) are encoded
-fractionally. ``--dedup`` (default on) drops the 185 exact duplicate sequences first (keeping
-the first occurrence) so that no test sequence is also a training sequence.
+fractionally. The 185 exact duplicate sequences are dropped first (the first occurrence is kept)
+so that no test sequence is also a training sequence; ``--no-dedup`` keeps them.
 
     python examples/recipes/splice_junction.py --data ../shared/data/uci_splice_junction/splice.data
     python examples/recipes/splice_junction.py --data .../splice.data --final
