@@ -74,6 +74,15 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["ckpt.safetensors"]
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        bt.save({"v": bt.ones(1)}, tmp_path / "m.safetensors")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
+
+
 def test_unsupported_values_are_named(tmp_path):
     with pytest.raises(TypeError, match=r"set at opt"):
         bt.save({"opt": {1, 2}}, tmp_path / "x")
