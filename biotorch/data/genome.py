@@ -27,7 +27,9 @@ class Genome:
     Parameters
     ----------
     fasta_path : str or PathLike
-        The FASTA file; chromosome names are the header up to the first space.
+        The FASTA file; chromosome names are the header up to the first space. A compressed
+        file must be BGZF as written by htslib's ``bgzip`` (blocks of at most 0xff00 bytes):
+        pyfaidx misreads BGZF files with full 64 KiB blocks (Biopython's default writer).
     alphabet : Alphabet
         Alphabet used by :meth:`fetch_tokens` (DNA by default).
 
