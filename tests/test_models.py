@@ -323,6 +323,8 @@ VARLEN = [
     ("masked_cnn", {"channels": (8, 6), "kernel_size": 5, "dilation": (1, 2)}),
     ("masked_cnn", {"channels": (6,), "kernel_size": 4, "pooling": "mean", "embedding_dim": 5}),
     ("masked_cnn", {"channels": (6, 6), "kernel_size": 3, "pooling": "max_mean", "n_value": 0.25}),
+    ("cnn_lstm", {"embedding_dim": 6, "channels": 5, "kernel_size": 4, "pool_size": 3}),
+    ("cnn_lstm", {"channels": 4, "kernel_size": 3, "hidden_size": 3, "bidirectional": True}),
     ("transformer_classifier", {"d_model": 16, "nhead": 2, "dim_feedforward": 24}),
     (
         "transformer_classifier",
@@ -348,6 +350,15 @@ def test_padding_invariance(name, config, alphabet):
     for kwargs in ({"lengths": right.lengths}, {"mask": right.mask}, {}):
         out = model(bt.as_tensor(right.inputs), **kwargs).detach().numpy()
         np.testing.assert_allclose(out, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_cnn_lstm_amp_scanner_sizes():
+    """AMP Scanner v2 sizes: embedding 128 (25 tokens), conv 64 x 17, LSTM 100, one output."""
+    model = models.cnn_lstm(num_targets=1)
+    conv, lstm = 128 * 64 * 17 + 64, 4 * 100 * (64 + 100) + 2 * 4 * 100
+    assert num_params(model) == 25 * 128 + conv + lstm + 101 == 209_029
+    with pytest.raises(ValueError, match="expected tokens"):
+        model(bt.zeros(2, 25, 9))
 
 
 def test_masked_cnn_one_hot_batches():
@@ -484,7 +495,8 @@ def test_registry_lists_and_errors():
     names = models.list_models()
     for name in ("deepbind", "deepsea", "basset", "danq", "masked_cnn", "transformer_classifier"):
         assert name in names
-    with pytest.raises(ValueError, match="unknown model 'nope'; known models: basset, danq"):
+    assert "cnn_lstm" in names
+    with pytest.raises(ValueError, match="unknown model 'nope'; known models: basset, cnn_lstm"):
         models.get_model("nope")
     with pytest.raises(ValueError, match="already registered"):
         models.register_model("deepsea")(models.deepsea)

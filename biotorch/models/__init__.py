@@ -19,8 +19,10 @@ from biotorch.models.deepsea import DeepSEA, deepsea
 from biotorch.models.registry import *  # noqa: F403
 from biotorch.models.strand import StrandAverage
 from biotorch.models.varlen import (
+    CNNLSTMClassifier,
     MaskedCNNClassifier,
     TransformerClassifier,
+    cnn_lstm,
     masked_cnn,
     masked_pool,
     transformer_classifier,
@@ -37,8 +39,10 @@ __all__ = [
     "basset",
     "DanQ",
     "danq",
+    "CNNLSTMClassifier",
     "MaskedCNNClassifier",
     "TransformerClassifier",
+    "cnn_lstm",
     "masked_cnn",
     "transformer_classifier",
     "masked_pool",

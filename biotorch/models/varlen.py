@@ -1,7 +1,7 @@
 """Variable-length sequence classifiers for DNA, RNA and protein: a CNN with masked global
-pooling and a small Transformer encoder with padding masks.
+pooling, a CNN-LSTM over packed sequences, and a small Transformer encoder with padding masks.
 
-Both take a :class:`biotorch.data.Batch` (its ``inputs``, ``lengths`` and ``mask``) or tokens
+All take a :class:`biotorch.data.Batch` (its ``inputs``, ``lengths`` and ``mask``) or tokens
 with ``lengths=``/``mask=``, and give a sequence the same output whether it is padded or not.
 """
 
@@ -18,15 +18,18 @@ from biotorch.data.batching import Batch
 from biotorch.models._common import check_positive, resolve_alphabet
 from biotorch.models.registry import Weights, build, register_model
 from biotorch.nn import functional as F
+from biotorch.nn.utils.rnn import pack_padded_sequence
 from biotorch.ops.creation import arange, as_tensor, zeros
 from biotorch.ops.elementwise import cos, sin
 from biotorch.ops.shape import cat
 from biotorch.tensor import Tensor
 
 __all__ = [
+    "CNNLSTMClassifier",
     "MaskedCNNClassifier",
     "TransformerClassifier",
     "masked_pool",
+    "cnn_lstm",
     "masked_cnn",
     "transformer_classifier",
 ]
@@ -218,6 +221,105 @@ class MaskedCNNClassifier(nn.Module):
         return self.classifier(masked_pool(h, mask, self.pooling))
 
 
+class CNNLSTMClassifier(nn.Module):
+    """A CNN-LSTM classifier for token sequences of any length (the AMP Scanner v2 design,
+    Veltri et al. 2018: embedding, one convolution, max pooling, LSTM, dense output).
+
+    Real tokens are first moved to the front of each row (left and right padding give the same
+    result), embedded, convolved (``padding="same"``, ReLU; padding positions zeroed), max-pooled
+    with ``pool_size`` windows (the last one may be partial: a short sequence keeps one step), and
+    the pooled
+    steps of each sequence, ``ceil(length / pool_size)`` of them, run through an LSTM as a
+    :class:`~biotorch.nn.utils.rnn.PackedSequence`; the last hidden state (both directions'
+    when ``bidirectional``) goes through dropout to ``num_targets`` logits.
+
+    Parameters
+    ----------
+    num_targets : int
+        Outputs.
+    alphabet : Alphabet or {"DNA", "RNA", "PROTEIN"}
+        Alphabet of the tokens (vocabulary size and PAD token).
+    embedding_dim : int
+        Token embedding size (128 in AMP Scanner v2).
+    channels : int
+        Convolution filters (64).
+    kernel_size : int
+        Convolution width (17).
+    pool_size : int
+        Max-pooling window and stride (5).
+    hidden_size : int
+        LSTM units per direction (100).
+    bidirectional : bool
+        Run the LSTM both ways.
+    dropout : float
+        Dropout after the convolution and before the output layer.
+    """
+
+    def __init__(
+        self,
+        num_targets: int = 1,
+        alphabet: Alphabet | str = "PROTEIN",
+        embedding_dim: int = 128,
+        channels: int = 64,
+        kernel_size: int = 17,
+        pool_size: int = 5,
+        hidden_size: int = 100,
+        bidirectional: bool = False,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.alphabet = resolve_alphabet(alphabet, "CNNLSTMClassifier")
+        check_positive(
+            "CNNLSTMClassifier",
+            num_targets=num_targets,
+            embedding_dim=embedding_dim,
+            channels=channels,
+            kernel_size=kernel_size,
+            pool_size=pool_size,
+            hidden_size=hidden_size,
+        )
+        self.pool_size = pool_size
+        self.embedding = nn.Embedding(
+            self.alphabet.n_tokens, embedding_dim, padding_idx=self.alphabet.pad_token
+        )
+        self.conv = nn.Conv1d(embedding_dim, channels, kernel_size, padding="same")
+        self.dropout = nn.Dropout(dropout)
+        self.pool = nn.MaxPool1d(pool_size)
+        self.lstm = nn.LSTM(channels, hidden_size, batch_first=True, bidirectional=bidirectional)
+        features = hidden_size * (2 if bidirectional else 1)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_targets))
+
+    def forward(self, inputs: Any, lengths: Any = None, mask: Any = None) -> Tensor:
+        """Logits ``(batch, num_targets)`` for a Batch, or tokens with lengths/mask."""
+        tokens, mask = sequence_inputs(
+            self, inputs, lengths, mask, self.alphabet.pad_token, "CNNLSTMClassifier"
+        )
+        if tokens.ndim != 2:
+            raise ValueError(
+                f"CNNLSTMClassifier: inputs has shape {tuple(tokens.shape)}, expected tokens "
+                "(batch, length)"
+            )
+        counts = mask.long().sum(dim=1)
+        if bool((counts == 0).any()):
+            raise ValueError("CNNLSTMClassifier: a sequence has no real positions")
+        # Real tokens to the front: position j of a row reads position j + (its first real one).
+        steps = arange(tokens.shape[1], device=tokens.device)
+        source = (steps[None, :] + mask.long().argmax(dim=1)[:, None]).clamp(
+            max=tokens.shape[1] - 1
+        )
+        pad = ~(steps[None, :] < counts[:, None])[:, None, :]
+        h = self.embedding(tokens.long().gather(1, source)).permute(0, 2, 1)
+        h = F.relu(self.conv(h.masked_fill(pad, 0.0))).masked_fill(pad, 0.0)
+        # Zero padding up to whole windows leaves the max of the (non-negative) features as is.
+        h = F.pad(self.dropout(h), (0, -h.shape[-1] % self.pool_size))
+        h = self.pool(h).permute(0, 2, 1)
+        pooled = (counts + (self.pool_size - 1)) // self.pool_size
+        packed = pack_padded_sequence(h, pooled.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)
+        last = h_n[0] if h_n.shape[0] == 1 else cat([h_n[0], h_n[1]], dim=1)
+        return self.classifier(last)
+
+
 def sinusoidal_encoding(positions: Tensor, dim: int) -> Tensor:
     """Sinusoidal position encodings ``(..., dim)`` of integer ``positions`` (Vaswani et al.):
     sines of ``position / 10000^(2i/dim)`` in the first half, cosines in the second."""
@@ -332,6 +434,12 @@ class TransformerClassifier(nn.Module):
 def masked_cnn(weights: str | Weights | None = None, **kwargs: Any) -> MaskedCNNClassifier:
     """A :class:`MaskedCNNClassifier` (keyword arguments go to it)."""
     return build("masked_cnn", MaskedCNNClassifier, weights, kwargs)
+
+
+@register_model("cnn_lstm")
+def cnn_lstm(weights: str | Weights | None = None, **kwargs: Any) -> CNNLSTMClassifier:
+    """A :class:`CNNLSTMClassifier` (keyword arguments go to it)."""
+    return build("cnn_lstm", CNNLSTMClassifier, weights, kwargs)
 
 
 @register_model("transformer_classifier")
