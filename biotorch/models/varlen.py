@@ -54,9 +54,10 @@ def sequence_inputs(
     mask: Any,
     pad_token: int,
     caller: str,
+    tokens_only: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """``(inputs, mask)`` as Tensors on the module's device from a Batch or tokens/one-hot with
-    ``lengths``/``mask``.
+    ``lengths``/``mask`` (``tokens_only``: one-hot inputs are refused).
 
     The mask is ``mask`` if given, else ``position < lengths`` (right padding), else
     ``tokens != pad_token`` for tokens, else all True for one-hot input.
@@ -69,10 +70,11 @@ def sequence_inputs(
     inputs, lengths, mask = (_as_tensor(v, device) for v in (inputs, lengths, mask))
     tokens = not inputs.dtype.is_floating_point
     batch, length = inputs.shape[0], inputs.shape[-1]
-    if inputs.ndim != (2 if tokens else 3):
+    if inputs.ndim != (2 if tokens else 3) or (tokens_only and not tokens):
+        expected = "" if tokens_only else " or one-hot (batch, channels, length)"
         raise ValueError(
             f"{caller}: inputs has shape {tuple(inputs.shape)} and dtype {inputs.dtype}; expected "
-            "tokens (batch, length) or one-hot (batch, channels, length)"
+            f"tokens (batch, length){expected}"
         )
     if mask is None and lengths is not None:
         if tuple(lengths.shape) != (batch,):
@@ -292,13 +294,14 @@ class CNNLSTMClassifier(nn.Module):
     def forward(self, inputs: Any, lengths: Any = None, mask: Any = None) -> Tensor:
         """Logits ``(batch, num_targets)`` for a Batch, or tokens with lengths/mask."""
         tokens, mask = sequence_inputs(
-            self, inputs, lengths, mask, self.alphabet.pad_token, "CNNLSTMClassifier"
+            self,
+            inputs,
+            lengths,
+            mask,
+            self.alphabet.pad_token,
+            "CNNLSTMClassifier",
+            tokens_only=True,
         )
-        if tokens.ndim != 2:
-            raise ValueError(
-                f"CNNLSTMClassifier: inputs has shape {tuple(tokens.shape)}, expected tokens "
-                "(batch, length)"
-            )
         counts = mask.long().sum(dim=1)
         if bool((counts == 0).any()):
             raise ValueError("CNNLSTMClassifier: a sequence has no real positions")
@@ -401,13 +404,14 @@ class TransformerClassifier(nn.Module):
     def forward(self, inputs: Any, lengths: Any = None, mask: Any = None) -> Tensor:
         """Logits ``(batch, num_targets)`` for a Batch, or tokens with lengths/mask."""
         tokens, mask = sequence_inputs(
-            self, inputs, lengths, mask, self.alphabet.pad_token, "TransformerClassifier"
+            self,
+            inputs,
+            lengths,
+            mask,
+            self.alphabet.pad_token,
+            "TransformerClassifier",
+            tokens_only=True,
         )
-        if tokens.ndim != 2:
-            raise ValueError(
-                f"TransformerClassifier: inputs has shape {tuple(tokens.shape)}, expected tokens "
-                "(batch, length)"
-            )
         positions = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
         h = self.embedding(tokens.long()) * math.sqrt(self.d_model)
         if self.position is None:
