@@ -248,10 +248,14 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        for name, value in (("learning rate", lr), ("epsilon value", eps), ("alpha", alpha)):
+        for name, value in (
+            ("learning rate", lr),
+            ("epsilon value", eps),
+            ("alpha", alpha),
+            ("momentum value", momentum),
+            ("weight_decay value", weight_decay),
+        ):
             _check(name, value)
-        _check("momentum value", momentum)
-        _check("weight_decay value", weight_decay)
         defaults = dict(
             lr=lr,
             alpha=alpha,
