@@ -8,7 +8,6 @@ on ``sys.path``).
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -257,26 +256,10 @@ def load_scorer(source: str, device: str = "cpu") -> Scorer:
     else:
         entry = get_model_weights(source)
         model = load_pretrained(source)
-        task = Task(_task_of(entry), list(entry.targets))
+        task = Task(entry.task, list(entry.targets))
         inputs = input_spec_for(model, ALPHABETS[entry.alphabet], entry.n_value, entry.config)
         inputs.input_length = entry.input_length  # the training length, also for any-length models
     return Scorer(model.to(device).eval(), task, inputs, source)
-
-
-def _task_of(entry: Any) -> str:
-    """Task of a weights entry: from the examples' metadata next to the file, else binary for
-    one target and multi-label for several."""
-    tag = pretrained_meta(entry.name).get("task")
-    if tag:
-        return tag
-    return "binary" if len(entry.targets) == 1 else "multilabel"
-
-
-def pretrained_meta(name: str) -> dict:
-    """Extra metadata that the examples keep next to shipped weights (``<file>.json``)."""
-    entry = get_model_weights(name)
-    path = entry.path.with_suffix(".json")
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def atomic_write_text(path: Path, text: str) -> None:

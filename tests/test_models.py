@@ -559,6 +559,7 @@ def test_pretrained_verification(empty_weights, tmp_path):
         ({"n_policy": "random"}, "n_policy='random'"),
         ({"num_params": 0}, "num_params=0"),
         ({"targets": ()}, "targets is empty"),
+        ({"task": "regression"}, "task='regression', expected one of"),
     ],
 )
 def test_weights_validation(tmp_path, overrides, match):
@@ -566,6 +567,20 @@ def test_weights_validation(tmp_path, overrides, match):
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match=match):
         make_entry(path, **overrides)
+
+
+def test_weights_task(tmp_path):
+    path = tmp_path / "w"
+    path.write_bytes(b"x")
+    assert make_entry(path).task == "binary"
+    assert make_entry(path, targets=("a", "b")).task == "multilabel"
+    assert make_entry(path, targets=("a", "b"), task="multiclass").meta()["task"] == "multiclass"
+    shipped = {name: models.get_model_weights(name).task for name in models.list_weights()}
+    assert shipped == {
+        "basset_small_regulatory": "multilabel",
+        "deepbind_binding_task": "binary",
+        "splice_junction_cnn": "multiclass",
+    }
 
 
 def test_register_weights_checks(empty_weights, tmp_path):

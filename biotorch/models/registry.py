@@ -40,6 +40,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 _BUILDERS: dict[str, Callable[..., Module]] = {}
 _WEIGHTS: dict[str, Weights] = {}
+TASKS = ("binary", "multiclass", "multilabel")
 _N_POLICIES = ("zeros", "uniform")
 
 
@@ -84,6 +85,9 @@ class Weights:
         Keyword arguments of the builder (JSON values).
     description : str
         One line for listings.
+    task : {"binary", "multiclass", "multilabel"} or None
+        How to read the logits: a sigmoid per output (binary, multilabel) or a softmax over the
+        outputs (multiclass). None: binary for one target, multilabel for several.
     """
 
     name: str
@@ -101,6 +105,7 @@ class Weights:
     metrics: Mapping[str, float] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    task: str | None = None
 
     def __post_init__(self) -> None:
         where = f"Weights {self.name!r}"
@@ -113,6 +118,10 @@ class Weights:
         if not self.targets:
             raise ValueError(f"{where}: targets is empty, expected the output names")
         object.__setattr__(self, "targets", tuple(self.targets))
+        if self.task is None:
+            object.__setattr__(self, "task", "binary" if len(self.targets) == 1 else "multilabel")
+        if self.task not in TASKS:
+            raise ValueError(f"{where}: task={self.task!r}, expected one of {TASKS}")
 
     @property
     def path(self) -> Path:

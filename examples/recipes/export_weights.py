@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics": metrics,
         "config": config["model_kwargs"],
         "description": args.description,
+        "task": task["kind"],
     }
     meta = {
         "weights": weights,
-        "task": task["kind"],
         "inputs": inputs,
         "recipe": args.recipe,
         "attribution": args.attribution,

@@ -1,8 +1,8 @@
 """Pretrained weights shipped with biotorch: each ``<name>.safetensors`` has a ``<name>.json``
 next to it whose ``"weights"`` object holds the :class:`~biotorch.models.registry.Weights`
-fields (sha256, alphabet, N policy, input length, targets, training data, licence, metrics,
-builder config) and whose other keys add what a user needs to read the outputs (``"task"``:
-``binary``, ``multiclass`` or ``multilabel``) and how the weights were made (``"recipe"``).
+fields (sha256, alphabet, N policy, input length, targets, task, training data, licence,
+metrics, builder config) and whose other keys say how the inputs were encoded (``"inputs"``)
+and how the weights were made (``"recipe"``).
 
 Importing this package registers every shipped entry (``biotorch.models`` does it).
 """
