@@ -1,9 +1,13 @@
-"""Attributions for sequence models: in-silico mutagenesis, saliency and input x gradient.
+"""Attributions for sequence models: in-silico mutagenesis, saliency, input x gradient, and
+embedding x gradient for token-embedding models.
 
 Inputs are one-hot sequences ``(N, C, L)`` (channels in the alphabet's order, ``A C G T`` for
-DNA); models are biotorch ``nn.Module``s returning ``(N, T)`` or ``(N,)``. Put the model in
-evaluation mode first (``model.eval()``): dropout or batch statistics would make the scores
-random and mix samples.
+DNA) or, for models that embed tokens (the variable-length classifiers of
+:mod:`biotorch.models.varlen`), integer tokens ``(N, L)``; models are biotorch ``nn.Module``\\ s
+returning ``(N, T)`` or ``(N,)``. ``lengths=`` or ``mask=`` mark the padding of a padded batch:
+they are passed on to the model as keyword arguments, and padding positions score 0. Put the
+model in evaluation mode first (``model.eval()``): dropout or batch statistics would make the
+scores random and mix samples.
 
 Examples
 --------
@@ -11,6 +15,11 @@ Examples
 >>> ism.scores.shape, ism.reference.shape                  # doctest: +SKIP
 ((8, 4, 1000), (8,))
 >>> attribution = input_x_gradient(model, x, target=0, mean_centered=True)  # doctest: +SKIP
+>>> batch = SequenceCollator(alphabet=PROTEIN)(peptides)   # doctest: +SKIP
+>>> tokens, mask = batch.inputs, batch.mask                 # doctest: +SKIP
+>>> ism = in_silico_mutagenesis(transformer, tokens, PROTEIN, mask=mask)  # doctest: +SKIP
+>>> embedding_x_gradient(transformer, tokens, mask=mask).shape  # doctest: +SKIP
+(8, 40)
 """
 
 from __future__ import annotations
@@ -23,23 +32,31 @@ from typing import NamedTuple
 import biotorch
 from biotorch.autograd import enable_grad, no_grad
 from biotorch.data.alphabets import DNA, Alphabet
+from biotorch.nn.layers.embedding import Embedding
 from biotorch.nn.module import Module
 from biotorch.tensor import Tensor
 
-__all__ = ["ISMResult", "in_silico_mutagenesis", "saliency", "input_x_gradient"]
+__all__ = [
+    "ISMResult",
+    "in_silico_mutagenesis",
+    "saliency",
+    "input_x_gradient",
+    "embedding_saliency",
+    "embedding_x_gradient",
+]
 
 
 class ISMResult(NamedTuple):
     """``scores[n, c, l, ...]``: the model's output for sequence ``n`` with position ``l`` set to
     letter ``c``, minus ``reference[n, ...]``, its output for the unmutated sequence (0 for the
-    reference letter)."""
+    reference letter and at padding positions)."""
 
     scores: Tensor
     reference: Tensor
 
 
 def _inputs(func: str, model: Module, x, device) -> Tensor:
-    """``x`` as a detached floating tensor on ``device`` (default: the model's device)."""
+    """``x`` as a detached tensor on ``device`` (default: the model's device)."""
     if not isinstance(model, Module):
         raise TypeError(f"{func}: model must be a biotorch.nn.Module, got {type(model).__name__}")
     if model.training:
@@ -49,13 +66,64 @@ def _inputs(func: str, model: Module, x, device) -> Tensor:
             UserWarning,
             stacklevel=3,
         )
-    param = next(model.parameters(), None)
     x = x.detach() if isinstance(x, Tensor) else biotorch.tensor(x)
     if device is None:
+        param = next(model.parameters(), None)
         device = x.device if param is None else param.device
-    if not x.is_floating_point():
-        x = x.to(biotorch.get_default_dtype() if param is None else param.dtype)
     return x.to(device)
+
+
+def _floating(model: Module, x: Tensor) -> Tensor:
+    """``x`` in the model's floating dtype (the default dtype for a model without parameters)."""
+    if x.is_floating_point():
+        return x
+    param = next(model.parameters(), None)
+    return x.to(biotorch.get_default_dtype() if param is None else param.dtype)
+
+
+def _check_tokens(func: str, name: str, tokens: Tensor, alphabet: Alphabet | None = None) -> None:
+    """Integer ``(N, L)`` tokens, below ``alphabet.n_tokens`` when an alphabet is given."""
+    if tokens.ndim != 2 or tokens.is_floating_point() or tokens.dtype == biotorch.bool:
+        raise ValueError(
+            f"{func}: {name} must be integer tokens of shape (N, L), got shape "
+            f"{tuple(tokens.shape)} and dtype {tokens.dtype}"
+        )
+    if alphabet is None:
+        return
+    bad = (tokens < 0) | (tokens >= alphabet.n_tokens)
+    if bool(bad.any()):
+        raise ValueError(
+            f"{func}: token {int(tokens[bad][0])} is not a token of the {alphabet.name} "
+            f"alphabet; expected 0 <= token < {alphabet.n_tokens}"
+        )
+
+
+def _padding(func: str, x: Tensor, lengths, mask, pad_token: int | None) -> tuple:
+    """``(real, kwargs)``: the ``(N, L)`` bool mask of real positions (``mask``, else
+    ``position < lengths``, else tokens other than ``pad_token``, else all), and the given
+    ``lengths``/``mask`` as tensors on ``x``'s device, to pass on to the model."""
+    n, length = x.shape[0], x.shape[-1]
+    kwargs = {}
+    real = x.new_ones((n, length)).bool() if pad_token is None else x != pad_token
+    if lengths is not None:
+        lengths = biotorch.as_tensor(lengths, device=x.device)
+        if tuple(lengths.shape) != (n,) or lengths.is_floating_point():
+            raise ValueError(
+                f"{func}: lengths must be integers of shape ({n},), got shape "
+                f"{tuple(lengths.shape)} and dtype {lengths.dtype}"
+            )
+        kwargs["lengths"] = lengths
+        real = biotorch.arange(length, device=x.device)[None, :] < lengths[:, None]
+    if mask is not None:
+        mask = biotorch.as_tensor(mask, device=x.device)
+        if tuple(mask.shape) != (n, length) or mask.is_floating_point():
+            raise ValueError(
+                f"{func}: mask must be bool of shape ({n}, {length}), True at real positions, "
+                f"got shape {tuple(mask.shape)} and dtype {mask.dtype}"
+            )
+        kwargs["mask"] = mask
+        real = mask.bool()
+    return real, kwargs
 
 
 def _select(func: str, out, target, batch: int) -> Tensor:
@@ -81,32 +149,53 @@ def _select(func: str, out, target, batch: int) -> Tensor:
     return out[:, target]
 
 
+def _set_one_hot(batch: Tensor, row: Tensor, letter: Tensor, pos: Tensor) -> None:
+    batch[row, :, pos] = 0.0
+    batch[row, letter, pos] = 1.0
+
+
+def _set_token(batch: Tensor, row: Tensor, letter: Tensor, pos: Tensor) -> None:
+    batch[row, pos] = letter.to(batch.dtype)
+
+
 def in_silico_mutagenesis(
     model: Module,
     x,
     alphabet: Alphabet = DNA,
     batch_size: int = 128,
     target: int | Sequence[int] | None = None,
+    lengths=None,
+    mask=None,
     device=None,
 ) -> ISMResult:
-    """Score every single-letter substitution of one-hot sequences ``x`` ``(N, C, L)``.
+    """Score every single-letter substitution of one-hot sequences ``(N, C, L)`` or of integer
+    tokens ``(N, L)``.
 
-    Every (sequence, letter, position) whose value is not already 1 becomes one mutant (the
-    3L substitutions of each DNA sequence; all C letters at an N or PAD position). Mutants are
-    built on the device by indexing, ``batch_size`` at a time, and scored under ``no_grad``.
+    Every real (sequence, position) is set to each letter of ``alphabet`` that it does not
+    already hold: the 3L substitutions of a DNA sequence, all C letters at an N position. Tokens
+    are set to the letter tokens ``0 .. C-1`` only, never to N, PAD or an ambiguity code.
+    Mutants are built on the device by indexing, ``batch_size`` at a time, and scored under
+    ``no_grad``.
 
     Parameters
     ----------
     model : Module
-        Maps ``(B, C, L)`` to ``(B, T)`` or ``(B,)``.
+        Maps ``(B, C, L)`` or ``(B, L)`` (and the keyword arguments ``lengths``/``mask``, when
+        given) to ``(B, T)`` or ``(B,)``.
     x : Tensor or array
-        One-hot sequences ``(N, C, L)`` with ``C == len(alphabet)``.
+        One-hot sequences ``(N, C, L)`` with ``C == len(alphabet)``, or integer tokens
+        ``(N, L)`` of ``alphabet``.
     alphabet : Alphabet
-        The channel order of ``x`` (default DNA: ``A C G T``).
+        The channel order of one-hot ``x``, or the tokens' alphabet (default DNA: ``A C G T``).
     batch_size : int
         Mutants scored per forward pass (bounds memory).
     target : int or sequence of int, optional
         Output column(s) to keep; all of them by default.
+    lengths : Tensor or array, optional
+        ``(N,)`` real lengths of right-padded sequences; passed on to the model.
+    mask : Tensor or array, optional
+        ``(N, L)`` bool, True at real positions; passed on to the model. Without ``lengths``
+        and ``mask``, every position of one-hot ``x`` is real, and every token but PAD.
     device : device, optional
         Where to score (default: the model's device).
 
@@ -120,44 +209,71 @@ def in_silico_mutagenesis(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{func}: batch_size must be a positive integer, got {batch_size!r}")
     x = _inputs(func, model, x, device)
-    if x.ndim != 3 or x.shape[1] != len(alphabet):
-        raise ValueError(
-            f"{func}: x must be one-hot of shape (N, {len(alphabet)}, L) for the "
-            f"{alphabet.name} alphabet, got {tuple(x.shape)}"
-        )
+    if x.ndim == 2:
+        _check_tokens(func, "x", x, alphabet)
+        real, kwargs = _padding(func, x, lengths, mask, alphabet.pad_token)
+        letters = biotorch.arange(len(alphabet), device=x.device)
+        differs, mutate = x[:, None, :] != letters[None, :, None], _set_token
+    else:
+        x = _floating(model, x)
+        if x.ndim != 3 or x.shape[1] != len(alphabet):
+            raise ValueError(
+                f"{func}: x must be one-hot of shape (N, {len(alphabet)}, L) for the "
+                f"{alphabet.name} alphabet, got {tuple(x.shape)} (or pass integer tokens "
+                f"of shape (N, L))"
+            )
+        real, kwargs = _padding(func, x, lengths, mask, None)
+        differs, mutate = x != 1.0, _set_one_hot
+
+    def score(batch: Tensor, index) -> Tensor:
+        out = model(batch, **{k: v[index] for k, v in kwargs.items()})
+        return _select(func, out, target, batch.shape[0])
+
     with no_grad():
-        reference = biotorch.cat(
-            [_select(func, model(part), target, part.shape[0]) for part in x.split(batch_size)]
-        )
-        mutants = biotorch.nonzero(x != 1.0)
+        chunks = [slice(i, i + batch_size) for i in range(0, x.shape[0], batch_size)]
+        reference = biotorch.cat([score(x[chunk], chunk) for chunk in chunks])
+        mutants = biotorch.nonzero(differs & real[:, None, :])
         scores = biotorch.zeros(
-            *x.shape, *reference.shape[1:], dtype=reference.dtype, device=x.device
+            x.shape[0],
+            len(alphabet),
+            x.shape[-1],
+            *reference.shape[1:],
+            dtype=reference.dtype,
+            device=x.device,
         )
         rows = biotorch.arange(batch_size, device=x.device)
         for i in range(0, mutants.shape[0], batch_size):
             chunk = mutants[i : i + batch_size]
             seq, letter, pos = chunk[:, 0], chunk[:, 1], chunk[:, 2]
             batch = x[seq]
-            row = rows[: chunk.shape[0]]
-            batch[row, :, pos] = 0.0
-            batch[row, letter, pos] = 1.0
-            out = _select(func, model(batch), target, chunk.shape[0])
-            scores[seq, letter, pos] = out - reference[seq]
+            mutate(batch, rows[: chunk.shape[0]], letter, pos)
+            scores[seq, letter, pos] = score(batch, seq) - reference[seq]
     return ISMResult(scores, reference)
 
 
-def _gradient(func: str, model: Module, x, target, mean_centered: bool, device) -> tuple:
-    """The input, and the gradient of the selected output summed over the batch with respect
-    to it (per-sequence gradients for models that treat samples independently)."""
-    x = _inputs(func, model, x, device).requires_grad_()
+def _output_gradient(func: str, out, wrt: Tensor, target) -> Tensor:
+    """Gradient of the selected output, summed over the batch, with respect to ``wrt``
+    (per-sequence gradients for models that treat samples independently)."""
+    out = _select(func, out, target, wrt.shape[0])
+    if out.ndim != 1:
+        raise ValueError(
+            f"{func}: the model returns {out.shape[1]} outputs per sequence; pass "
+            f"target=<index> to choose one"
+        )
+    (grad,) = biotorch.autograd.grad(out.sum(), wrt)
+    return grad
+
+
+def _gradient(func: str, model: Module, x, target, mean_centered, lengths, mask, device) -> tuple:
+    """The one-hot input ``(N, C, L)`` and the gradient with respect to it (0 at padding)."""
+    x = _floating(model, _inputs(func, model, x, device))
+    if x.ndim != 3:
+        raise ValueError(f"{func}: x must be one-hot of shape (N, C, L), got {tuple(x.shape)}")
+    real, kwargs = _padding(func, x, lengths, mask, None)
+    x.requires_grad_()
     with enable_grad():
-        out = _select(func, model(x), target, x.shape[0])
-        if out.ndim != 1:
-            raise ValueError(
-                f"{func}: the model returns {out.shape[1]} outputs per sequence; pass "
-                f"target=<index> to choose one"
-            )
-        (grad,) = biotorch.autograd.grad(out.sum(), x)
+        grad = _output_gradient(func, model(x, **kwargs), x, target)
+    grad = grad.masked_fill(~real[:, None, :], 0.0)
     if mean_centered:
         grad = grad - grad.mean(dim=1, keepdim=True)
     return x.detach(), grad
@@ -169,6 +285,8 @@ def saliency(
     target: int | None = None,
     absolute: bool = True,
     mean_centered: bool = False,
+    lengths=None,
+    mask=None,
     device=None,
 ) -> Tensor:
     """Gradient of the model's output ``target`` with respect to the input ``x`` ``(N, C, L)``.
@@ -176,15 +294,155 @@ def saliency(
     ``absolute`` returns ``|d out / d x|`` (the classic saliency map), else the raw gradient;
     ``mean_centered`` first subtracts the mean over channels at each position (the usual
     correction for one-hot DNA, removing the part of the gradient no substitution can realise).
+    ``lengths``/``mask`` are passed on to the model (as in :func:`in_silico_mutagenesis`);
+    padding positions get 0.
     """
-    grad = _gradient("saliency", model, x, target, mean_centered, device)[1]
+    grad = _gradient("saliency", model, x, target, mean_centered, lengths, mask, device)[1]
     return grad.abs() if absolute else grad
 
 
 def input_x_gradient(
-    model: Module, x, target: int | None = None, mean_centered: bool = False, device=None
+    model: Module,
+    x,
+    target: int | None = None,
+    mean_centered: bool = False,
+    lengths=None,
+    mask=None,
+    device=None,
 ) -> Tensor:
     """Input times gradient of the model's output ``target``: for one-hot ``x`` the gradient at
-    the observed letter of each position (``mean_centered`` as in :func:`saliency`)."""
-    x, grad = _gradient("input_x_gradient", model, x, target, mean_centered, device)
+    the observed letter of each position (``mean_centered``, ``lengths`` and ``mask`` as in
+    :func:`saliency`)."""
+    func = "input_x_gradient"
+    x, grad = _gradient(func, model, x, target, mean_centered, lengths, mask, device)
     return x * grad
+
+
+def _embedding_layer(func: str, model: Module, layer) -> Module:
+    """``layer``, checked to be a submodule of ``model``, or the model's first ``nn.Embedding``."""
+    if layer is None:
+        layer = next((m for m in model.modules() if isinstance(m, Embedding)), None)
+        if layer is None:
+            raise ValueError(
+                f"{func}: {type(model).__name__} has no nn.Embedding; pass layer=<the module "
+                f"that maps tokens (N, L) to embeddings (N, L, E)>"
+            )
+    elif not isinstance(layer, Module) or not any(m is layer for m in model.modules()):
+        raise ValueError(
+            f"{func}: layer must be a submodule of the model, got {type(layer).__name__}"
+        )
+    return layer
+
+
+def _embedding_gradient(func: str, model: Module, tokens, target, lengths, mask, layer, device):
+    """The embedding layer's output ``(N, L, E)`` and the gradient of the selected output with
+    respect to it, both 0 at padding."""
+    tokens = _inputs(func, model, tokens, device)
+    _check_tokens(func, "tokens", tokens)
+    layer = _embedding_layer(func, model, layer)
+    real, kwargs = _padding(func, tokens, lengths, mask, getattr(layer, "padding_idx", None))
+    captured = []
+
+    def capture(module: Module, args: tuple, output) -> Tensor:
+        name = type(module).__name__
+        if captured:
+            raise ValueError(f"{func}: layer {name} runs more than once in a forward pass")
+        given = args[0] if args else None
+        if not (
+            isinstance(given, Tensor)
+            and given.shape == tokens.shape
+            and not bool(((given != tokens) & real).any())
+        ):
+            raise ValueError(
+                f"{func}: the input of layer {name} is not the tokens, position by position (the "
+                f"model reorders or transforms them first, e.g. CNNLSTMClassifier with left "
+                f"padding); attributions would be misplaced"
+            )
+        if not isinstance(output, Tensor) or output.ndim != 3:
+            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+            raise ValueError(
+                f"{func}: layer {name} returns {shape}, expected embeddings of shape "
+                f"({tokens.shape[0]}, {tokens.shape[1]}, E)"
+            )
+        captured.append(output.detach().requires_grad_())
+        return captured[0]
+
+    handle = layer.register_forward_hook(capture)
+    try:
+        with enable_grad():
+            out = model(tokens, **kwargs)
+            if not captured:
+                raise ValueError(f"{func}: layer {type(layer).__name__} did not run")
+            grad = _output_gradient(func, out, captured[0], target)
+    finally:
+        handle.remove()
+    pad = ~real[:, :, None]
+    return captured[0].detach().masked_fill(pad, 0.0), grad.masked_fill(pad, 0.0)
+
+
+def embedding_saliency(
+    model: Module,
+    tokens,
+    target: int | None = None,
+    p: float = 2,
+    lengths=None,
+    mask=None,
+    layer: Module | None = None,
+    device=None,
+) -> Tensor:
+    """Saliency for token models: ``(N, L)``, the ``p``-norm over the embedding dimension of the
+    gradient of the model's output ``target`` with respect to the token embedding layer's output
+    (how sensitive the output is to each position's embedding); 0 at padding. ``p`` is a
+    positive number or ``inf``; the other arguments are as in :func:`embedding_x_gradient`."""
+    func = "embedding_saliency"
+    if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
+        raise ValueError(f"{func}: p must be a positive number or inf, got {p!r}")
+    grad = _embedding_gradient(func, model, tokens, target, lengths, mask, layer, device)[1]
+    return grad.norm(p=p, dim=-1)
+
+
+def embedding_x_gradient(
+    model: Module,
+    tokens,
+    target: int | None = None,
+    lengths=None,
+    mask=None,
+    layer: Module | None = None,
+    device=None,
+) -> Tensor:
+    """Embedding times gradient for token models: ``(N, L)``, the gradient of the model's output
+    ``target`` with respect to the token embedding layer's output, times that output, summed
+    over the embedding dimension (Captum's ``LayerGradientXActivation`` at the embedding).
+
+    The input x gradient of one-hot models is the special case of a one-hot embedding; see
+    :func:`embedding_saliency` for the gradient alone. It is computed with a forward hook on
+    ``layer`` in one forward and backward pass; parameter gradients are not touched.
+
+    Parameters
+    ----------
+    model : Module
+        Maps tokens ``(N, L)`` (and ``lengths``/``mask`` when given) to ``(N, T)`` or ``(N,)``.
+    tokens : Tensor or array
+        Integer tokens ``(N, L)``.
+    target : int, optional
+        The output to explain; needed when the model has several.
+    lengths, mask : Tensor or array, optional
+        Padding, as in :func:`in_silico_mutagenesis`, passed on to the model. Without them, the
+        tokens equal to the layer's ``padding_idx`` are padding.
+    layer : Module, optional
+        The submodule that maps the tokens ``(N, L)`` to embeddings ``(N, L, E)``, run once per
+        forward pass on the tokens as given (default: the model's first ``nn.Embedding``, the
+        token embedding of biotorch's models).
+    device : device, optional
+        Where to compute (default: the model's device).
+
+    Returns
+    -------
+    Tensor
+        ``(N, L)`` attributions, 0 at padding positions.
+    """
+    func = "embedding_x_gradient"
+    activation, grad = _embedding_gradient(
+        func, model, tokens, target, lengths, mask, layer, device
+    )
+    return (activation * grad).sum(dim=-1)

@@ -1,5 +1,6 @@
 """biotorch.interpret: ISM against a naive loop, chunking invariance, gradients vs finite
-differences and closed forms, errors."""
+differences and closed forms, token-embedding models (ISM on tokens, embedding x gradient,
+padding), errors."""
 
 import numpy as np
 import pytest
@@ -7,8 +8,16 @@ import pytest
 import biotorch
 import biotorch.nn.functional as F
 from biotorch import nn
-from biotorch.data import PROTEIN
-from biotorch.interpret import in_silico_mutagenesis, input_x_gradient, saliency
+from biotorch.data import DNA, PROTEIN
+from biotorch.data import one_hot as one_hot_encode
+from biotorch.interpret import (
+    embedding_saliency,
+    embedding_x_gradient,
+    in_silico_mutagenesis,
+    input_x_gradient,
+    saliency,
+)
+from biotorch.models.varlen import CNNLSTMClassifier, MaskedCNNClassifier, TransformerClassifier
 
 
 class TinyCNN(nn.Module):
@@ -225,6 +234,261 @@ def test_training_mode_warns():
         saliency(TinyCNN(), one_hot()[0], target=0)
 
 
+# -- token-embedding models ------------------------------------------------------------------
+PAD = DNA.pad_token
+
+
+def transformer():
+    biotorch.manual_seed(0)
+    return TransformerClassifier(
+        num_targets=2, d_model=8, nhead=2, num_layers=1, dim_feedforward=16, dropout=0.0
+    )
+
+
+def cnn_lstm():
+    biotorch.manual_seed(1)
+    return CNNLSTMClassifier(
+        num_targets=2,
+        alphabet="DNA",
+        embedding_dim=6,
+        channels=5,
+        kernel_size=3,
+        pool_size=2,
+        hidden_size=4,
+    )
+
+
+TOKEN_MODELS = [transformer, cnn_lstm]
+
+
+def padded_tokens(lengths=(7, 4, 6), seed=0, extra=0):
+    """Right-padded DNA tokens (one N in the first sequence) and their lengths."""
+    rng = np.random.default_rng(seed)
+    tokens = np.full((len(lengths), max(lengths) + extra), PAD, dtype=np.int8)
+    for i, n in enumerate(lengths):
+        tokens[i, :n] = rng.integers(0, 4, n)
+    tokens[0, 2] = DNA.unknown_token
+    return tokens, np.array(lengths)
+
+
+def naive_token_ism(model, tokens, lengths):
+    """One forward pass per substitution, each sequence unpadded."""
+    out = np.zeros((tokens.shape[0], 4, tokens.shape[1], 2))
+    with biotorch.no_grad():
+        for i, n in enumerate(lengths):
+            seq = tokens[i : i + 1, :n]
+            ref = model(biotorch.tensor(seq)).numpy()[0]
+            for pos in range(n):
+                for letter in set(range(4)) - {seq[0, pos]}:
+                    mutant = seq.copy()
+                    mutant[0, pos] = letter
+                    out[i, letter, pos] = model(biotorch.tensor(mutant)).numpy()[0] - ref
+    return out
+
+
+@pytest.mark.parametrize("make", TOKEN_MODELS)
+def test_token_ism_equals_naive_loop(make):
+    model = make().double().eval()
+    tokens, lengths = padded_tokens()
+    result = in_silico_mutagenesis(model, tokens, lengths=lengths, batch_size=16)
+    assert result.scores.shape == (3, 4, 7, 2) and result.scores.dtype == biotorch.float64
+    scores = result.scores.numpy()
+    np.testing.assert_allclose(scores, naive_token_ism(model, tokens, lengths), atol=1e-12)
+    assert not scores[1, :, 4:].any() and not scores[2, :, 6:].any()  # padding
+    assert np.count_nonzero(scores[0, :, 2, 0]) == 4  # N position: every letter
+    with biotorch.no_grad():
+        expected = model(biotorch.tensor(tokens), lengths=lengths).numpy()
+    np.testing.assert_allclose(result.reference.numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", TOKEN_MODELS)
+def test_token_ism_padding_and_chunking_invariance(make):
+    model = make().double().eval()
+    tokens, lengths = padded_tokens(seed=1)
+    one = in_silico_mutagenesis(model, tokens, lengths=lengths, batch_size=1).scores.numpy()
+    wide, _ = padded_tokens(seed=1, extra=5)
+    mask = np.arange(wide.shape[1]) < lengths[:, None]
+    for other in (
+        in_silico_mutagenesis(model, tokens, batch_size=1000),  # padding from PAD tokens
+        in_silico_mutagenesis(model, biotorch.tensor(wide), mask=mask, batch_size=7),
+        in_silico_mutagenesis(model, wide.astype(np.int64), lengths=lengths, batch_size=5),
+    ):
+        got = other.scores.numpy()
+        np.testing.assert_allclose(got[:, :, :7], one, atol=1e-12)
+        assert not got[:, :, 7:].any()
+
+
+def test_one_hot_and_token_ism_agree_with_padding():
+    # MaskedCNNClassifier one-hot encodes tokens itself and also takes one-hot input: ISM of the
+    # tokens and of their one-hot encoding (padding given by lengths) must agree.
+    biotorch.manual_seed(2)
+    model = MaskedCNNClassifier(num_targets=2, channels=(4,), kernel_size=3).double().eval()
+    tokens, lengths = padded_tokens(seed=2)
+    x = one_hot_encode(tokens, DNA, dtype=np.float64)
+    from_tokens = in_silico_mutagenesis(model, tokens, lengths=lengths).scores.numpy()
+    from_one_hot = in_silico_mutagenesis(model, x, lengths=lengths).scores.numpy()
+    np.testing.assert_allclose(from_one_hot, from_tokens, atol=1e-12)
+    grad = input_x_gradient(model, x, target=0, lengths=lengths).numpy()
+    assert not grad[1, :, 4:].any() and grad[1, :, :4].any()
+
+
+def _embedding_output(model, tokens, **kwargs):
+    seen = []
+    handle = model.embedding.register_forward_hook(lambda m, a, out: seen.append(out.numpy()))
+    with biotorch.no_grad():
+        model(biotorch.tensor(tokens), **kwargs)
+    handle.remove()
+    return seen[0]
+
+
+def _embedding_finite_difference(model, tokens, lengths, target, eps=1e-6):
+    """d out[:, target].sum() / d (embedding output), by shifting each element of it."""
+    shape = _embedding_output(model, tokens, lengths=lengths).shape
+    grad = np.zeros(shape)
+    for idx in np.ndindex(shape):
+        total = 0.0
+        for sign in (1, -1):
+            shift = np.zeros(shape)
+            shift[idx] = sign * eps
+            handle = model.embedding.register_forward_hook(
+                lambda m, a, out, s=shift: out + biotorch.tensor(s)
+            )
+            with biotorch.no_grad():
+                out = model(biotorch.tensor(tokens), lengths=lengths).numpy()[:, target].sum()
+            handle.remove()
+            total += sign * out
+        grad[idx] = total / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("make", TOKEN_MODELS)
+def test_embedding_attributions_equal_finite_differences(make):
+    model = make().double().eval()
+    tokens, lengths = padded_tokens(lengths=(5, 3), seed=3)
+    expected = _embedding_finite_difference(model, tokens, lengths, target=1)
+    expected[1, 3:] = 0.0  # padding
+    for p in (1, 2, np.inf):
+        got = embedding_saliency(model, tokens, target=1, p=p, lengths=lengths).numpy()
+        np.testing.assert_allclose(got, np.linalg.norm(expected, p, axis=-1), rtol=1e-5)
+    attribution = embedding_x_gradient(model, tokens, target=1, lengths=lengths).numpy()
+    activation = _embedding_output(model, tokens, lengths=lengths)
+    np.testing.assert_allclose(attribution, (activation * expected).sum(-1), atol=1e-8)
+    assert attribution.shape == (2, 5) and not attribution[1, 3:].any()
+    assert model.embedding.weight.grad is None  # parameter gradients untouched
+
+
+def test_embedding_x_gradient_padding_layer_and_targets():
+    model = transformer().double().eval()
+    tokens, lengths = padded_tokens(seed=4)
+    by_lengths = embedding_x_gradient(model, tokens, target=0, lengths=lengths).numpy()
+    wide, _ = padded_tokens(seed=4, extra=3)
+    by_pad = embedding_x_gradient(model, wide, target=0, layer=model.embedding).numpy()
+    np.testing.assert_allclose(by_pad[:, :7], by_lengths, atol=1e-12)
+    assert not by_pad[:, 7:].any()
+    single = embedding_x_gradient(model, tokens[1:2, :4], target=0).numpy()
+    np.testing.assert_allclose(single, by_lengths[1:2, :4], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda m, t: in_silico_mutagenesis(m, t.astype(np.float64)),
+            ValueError,
+            r"x must be integer tokens of shape \(N, L\), got shape "
+            r"\(3, 7\) and dtype biotorch.float64",
+        ),
+        (
+            lambda m, t: in_silico_mutagenesis(m, t + 20),
+            ValueError,
+            r"token 2\d is not a token of the DNA alphabet; expected 0 <= token < 16",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(m, t[None], target=0),
+            ValueError,
+            r"embedding_x_gradient: tokens must be integer tokens of shape \(N, L\)",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(TinyCNN().eval(), t, target=0),
+            ValueError,
+            "TinyCNN has no nn.Embedding; pass layer=",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(m, t, layer=TinyCNN()),
+            ValueError,
+            "layer must be a submodule of the model, got TinyCNN",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(m, t, target=2),
+            IndexError,
+            "embedding_x_gradient: target 2 is out of range for 2 outputs",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(m, t),
+            ValueError,
+            "returns 2 outputs per sequence; pass target=",
+        ),
+        (
+            lambda m, t: in_silico_mutagenesis(m, t, mask=np.ones((3, 6), bool)),
+            ValueError,
+            r"mask must be bool of shape \(3, 7\), True at real positions, got shape \(3, 6\)",
+        ),
+        (
+            lambda m, t: embedding_saliency(m, t, lengths=[7.0, 4.0, 6.0]),
+            ValueError,
+            r"embedding_saliency: lengths must be integers of shape \(3,\), got shape \(3,\) "
+            "and dtype biotorch.float32",
+        ),
+        (
+            lambda m, t: embedding_saliency(m, t, target=0, p=0),
+            ValueError,
+            "embedding_saliency: p must be a positive number or inf, got 0",
+        ),
+        (
+            lambda m, t: embedding_x_gradient(m, t, layer=m.encoder, target=0),
+            ValueError,
+            "the input of layer TransformerEncoder is not the tokens, position by position",
+        ),
+    ],
+)
+def test_token_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call(transformer().eval(), padded_tokens()[0])
+
+
+class Embedded(nn.Module):
+    """Sum of token embeddings, looked up ``times`` times (a second Embedding stays unused)."""
+
+    def __init__(self, times=1):
+        super().__init__()
+        self.embedding, self.unused = nn.Embedding(6, 3), nn.Embedding(6, 3)
+        self.times = times
+
+    def forward(self, tokens):
+        return sum(self.embedding(tokens.long()) for _ in range(self.times)).sum(dim=(1, 2))
+
+
+def test_embedding_x_gradient_hook_errors():
+    tokens = padded_tokens()[0]
+    # No padding_idx and no lengths/mask: every position is real; d out / d h = 1.
+    model = Embedded().eval()
+    h = model.embedding.weight.detach().numpy()[tokens]
+    np.testing.assert_allclose(embedding_x_gradient(model, tokens).numpy(), h.sum(-1), rtol=1e-6)
+    with pytest.raises(ValueError, match="layer Embedding runs more than once in a forward pass"):
+        embedding_x_gradient(Embedded(times=2).eval(), tokens)
+    with pytest.raises(ValueError, match="layer Embedding did not run"):
+        embedding_x_gradient(model, tokens, layer=model.unused)
+
+
+def test_left_padding_misplaced_in_cnn_lstm_is_refused():
+    # CNNLSTMClassifier moves real tokens to the front before embedding them: with left padding,
+    # embedding position j is not token position j.
+    tokens, lengths = padded_tokens(seed=5)
+    left = np.stack([np.roll(row, 7 - n) for row, n in zip(tokens, lengths, strict=True)])
+    with pytest.raises(ValueError, match="is not the tokens, position by position"):
+        embedding_x_gradient(cnn_lstm().eval(), left, target=0)
+
+
 @pytest.mark.gpu
 def test_gpu_matches_cpu():
     x, _ = one_hot(n=2, length=11)
@@ -237,3 +501,17 @@ def test_gpu_matches_cpu():
     np.testing.assert_allclose(gpu.scores.cpu().numpy(), cpu, rtol=1e-10, atol=1e-12)
     grad_gpu = saliency(model, x, target=0).cpu().numpy()
     np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu_for_token_models():
+    model = transformer().double().eval()
+    tokens, lengths = padded_tokens()
+    cpu = in_silico_mutagenesis(model, tokens, lengths=lengths, batch_size=7).scores.numpy()
+    attribution_cpu = embedding_x_gradient(model, tokens, target=0, lengths=lengths).numpy()
+    model.to("cuda")
+    gpu = in_silico_mutagenesis(model, tokens, lengths=lengths, batch_size=7)
+    assert gpu.scores.device.type == "cuda"
+    np.testing.assert_allclose(gpu.scores.cpu().numpy(), cpu, atol=1e-10)
+    attribution = embedding_x_gradient(model, tokens, target=0, lengths=lengths).cpu().numpy()
+    np.testing.assert_allclose(attribution, attribution_cpu, atol=1e-10)
