@@ -1,5 +1,6 @@
 """Explain a model's score for given sequences: in-silico mutagenesis (every single-letter
-substitution) and gradient x input, as TSV tables and one PNG (logo + heat map) per sequence.
+substitution) and a gradient attribution, as TSV tables and one PNG (logo + heat map) per
+sequence.
 
 ``MODEL`` is a checkpoint or a pretrained weights name, as for ``predict.py``. Scores are the
 logits of output ``--target`` (a name or an index; default the first). Tables in
@@ -7,13 +8,17 @@ logits of output ``--target`` (a name or an index; default the first). Tables in
 
 - ``ism.tsv``: ``id, position, reference`` and, per letter, the change of the logit when the
   position is set to that letter (0 for the reference letter);
-- ``attribution.tsv``: ``id, position, reference, input_x_gradient`` (the gradient at the observed
-  letter, mean-centred over letters) and ``saliency`` (largest absolute gradient);
-- ``<id>.png``: the gradient x input logo (letter heights) above the ISM heat map.
+- ``attribution.tsv``: ``id, position, reference``, the attribution and ``saliency``. Models
+  that take one-hot input get ``input_x_gradient`` (the gradient at the observed letter,
+  mean-centred over letters) and the largest absolute gradient over letters; models that embed
+  tokens (the Transformer, the CNN-LSTM, ``masked_cnn`` with ``embedding_dim``) get
+  ``embedding_x_gradient`` (gradient x embedding, summed over the embedding dimension) and the
+  L2 norm of the gradient at the embedding;
+- ``<id>.png``: the attribution logo (letter heights) above the ISM heat map.
 
 Fixed-length models see each sequence centre-padded/cropped to their input length; positions
-are those of the model input. Token-embedding models (the Transformer) have no one-hot input to
-differentiate and are refused.
+are those of the model input. Variable-length models see the sequence alone (cropped to the
+training length that pretrained weights record), without padding.
 
     python examples/interpret.py deepbind_binding_task --sequence ACGT...  -o runs/interpret
     python examples/interpret.py runs/train_fasta/best.safetensors --fasta seqs.fa --max 5
@@ -23,15 +28,32 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from example_utils import ALPHABETS, Scorer, atomic_write_text, load_scorer
 
-from biotorch.data import SequenceCollator, encode, read_fasta
-from biotorch.interpret import in_silico_mutagenesis, input_x_gradient, saliency
+from biotorch import nn
+from biotorch.data import encode, one_hot, read_fasta
+from biotorch.interpret import (
+    embedding_saliency,
+    embedding_x_gradient,
+    in_silico_mutagenesis,
+    input_x_gradient,
+    saliency,
+)
 
-COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839"}
+NUCLEOTIDE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839"}
+# Amino acids by chemistry (WebLogo's scheme): polar, amide, basic, acidic, hydrophobic.
+PROTEIN_COLORS = {
+    **dict.fromkeys("GSTYC", "#109648"),
+    **dict.fromkeys("NQ", "#8E44AD"),
+    **dict.fromkeys("KRH", "#255C99"),
+    **dict.fromkeys("DE", "#D62839"),
+    **dict.fromkeys("AVLIPWFM", "#222222"),
+}
+COLORS = {"DNA": NUCLEOTIDE_COLORS, "RNA": NUCLEOTIDE_COLORS, "PROTEIN": PROTEIN_COLORS}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,37 +80,40 @@ def target_index(scorer: Scorer, target: str) -> int:
 
 
 def explain(scorer: Scorer, sequence: str, target: int, device: str) -> dict:
-    """ISM deltas ``(C, L)``, gradient x input and saliency ``(L,)`` of one sequence."""
-    inputs = scorer.inputs
-    if type(scorer.model).__name__ == "TransformerClassifier":
-        raise SystemExit("interpret: token-embedding models (Transformer) are not supported")
+    """ISM deltas ``(C, L)``, the attribution and saliency ``(L,)`` of one sequence."""
+    inputs, model = scorer.inputs, scorer.model
     alphabet = ALPHABETS[inputs.alphabet]
-    fixed = inputs.input_length
-    collate = SequenceCollator(
-        alphabet=alphabet,
-        side="center" if fixed else "right",
-        length=fixed,
-        truncate="center" if fixed else None,
-        one_hot=True,
-        n_value=inputs.n_value,
-    )
-    batch = collate([encode(sequence, alphabet)])
-    x = batch.inputs
-    ism = in_silico_mutagenesis(scorer.model, x, alphabet, target=target, device=device)
-    ixg = input_x_gradient(scorer.model, x, target=target, mean_centered=True, device=device)
-    sal = saliency(scorer.model, x, target=target, device=device)
-    tokens = np.where(batch.mask[0], np.argmax(x[0], axis=0), -1)
+    batch = replace(inputs, one_hot=False).collator()([encode(sequence, alphabet)])
+    tokens = batch.inputs
+    if inputs.takes_batch:  # variable-length models ignore padding: drop it
+        tokens = tokens[:, batch.mask[0]]
+    # Token models with an embedding layer are explained at it; the others (one-hot models, and
+    # token models that one-hot encode their tokens, which take one-hot input too) at one-hot.
+    embedded = not inputs.one_hot and any(isinstance(m, nn.Embedding) for m in model.modules())
+    x = tokens if embedded else one_hot(tokens, alphabet, n_value=inputs.n_value)
+    ism = in_silico_mutagenesis(model, x, alphabet, target=target, device=device)
+    if embedded:
+        method = "embedding_x_gradient"
+        attribution = embedding_x_gradient(model, x, target, device=device)[0]
+        sal = embedding_saliency(model, x, target, device=device)[0]
+    else:
+        method = "input_x_gradient"
+        attribution = input_x_gradient(model, x, target, mean_centered=True, device=device)
+        attribution = attribution[0].sum(dim=0)
+        sal = saliency(model, x, target, device=device)[0].amax(dim=0)
+    symbols = alphabet.letters + alphabet.unknown + "-"  # tokens up to PAD (iupac="n")
     return {
-        "reference": "".join(alphabet.letters[t] if t >= 0 else "-" for t in tokens),
+        "reference": "".join(symbols[t] for t in tokens[0]),
         "ism": ism.scores.cpu().numpy()[0].reshape(len(alphabet), -1),
         "logit": float(ism.reference.cpu().numpy().reshape(-1)[0]),
-        "input_x_gradient": ixg.cpu().numpy()[0].sum(axis=0),
-        "saliency": sal.cpu().numpy()[0].max(axis=0),
+        "method": method,
+        "attribution": attribution.cpu().numpy(),
+        "saliency": sal.cpu().numpy(),
     }
 
 
-def plot(result: dict, letters: str, title: str, path: Path) -> None:
-    """Gradient x input logo over the ISM heat map (matplotlib, Agg)."""
+def plot(result: dict, alphabet: str, title: str, path: Path) -> None:
+    """Attribution logo over the ISM heat map (matplotlib, Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,10 +123,15 @@ def plot(result: dict, letters: str, title: str, path: Path) -> None:
     from matplotlib.textpath import TextPath
     from matplotlib.transforms import Affine2D
 
-    ref, ism, ixg = result["reference"], result["ism"], result["input_x_gradient"]
+    ref, ism, ixg = result["reference"], result["ism"], result["attribution"]
+    letters, colors = ALPHABETS[alphabet].letters, COLORS.get(alphabet, {})
     length = len(ref)
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(max(6, length * 0.12), 4.5), sharex=True, height_ratios=[1, 1.2]
+        2,
+        1,
+        figsize=(max(6, length * 0.12), 4.1 + 0.1 * len(letters)),
+        sharex=True,
+        height_ratios=[1, max(1.2, len(letters) / 8)],
     )
     font = FontProperties(family="DejaVu Sans", weight="bold")
     for i, (letter, h) in enumerate(zip(ref, ixg, strict=True)):
@@ -115,11 +145,13 @@ def plot(result: dict, letters: str, title: str, path: Path) -> None:
             .scale(0.9 / box.width, abs(h) / box.height)
             .translate(i - 0.45, min(h, 0.0))
         )
-        color = COLORS.get(letter, "grey")
+        color = colors.get(letter, "grey")
         top.add_patch(PathPatch(transform.transform_path(glyph), color=color, lw=0))
     span = float(np.abs(ixg).max()) or 1.0
     top.set(ylim=(min(ixg.min(), 0) * 1.1 - 1e-6, max(ixg.max(), 0) * 1.1 + 1e-6))
-    top.set(ylabel="grad x input", title=f"{title} (logit {result['logit']:.3f})")
+    top.set(
+        ylabel=result["method"].replace("_", " "), title=f"{title} (logit {result['logit']:.3f})"
+    )
     top.axhline(0, color="black", lw=0.5)
     limit = float(np.abs(ism).max()) or span
     image = bottom.imshow(
@@ -144,11 +176,11 @@ def main(argv: list[str] | None = None) -> dict:
     if not records:
         raise SystemExit("interpret: give --sequence SEQ (repeatable) or --fasta FILE")
     target = target_index(scorer, args.target)
-    letters = ALPHABETS[scorer.inputs.alphabet].letters
+    alphabet = scorer.inputs.alphabet
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ism_rows = ["\t".join(["id", "position", "reference", *letters])]
-    attr_rows = ["id\tposition\treference\tinput_x_gradient\tsaliency"]
+    ism_rows = ["\t".join(["id", "position", "reference", *ALPHABETS[alphabet].letters])]
+    attr_rows = []
     results = {}
     for rid, seq in records:
         res = explain(scorer, seq, target, args.device)
@@ -157,10 +189,11 @@ def main(argv: list[str] | None = None) -> dict:
             deltas = "\t".join(f"{v:.5g}" for v in res["ism"][:, i])
             ism_rows.append(f"{rid}\t{i}\t{letter}\t{deltas}")
             attr_rows.append(
-                f"{rid}\t{i}\t{letter}\t{res['input_x_gradient'][i]:.5g}\t{res['saliency'][i]:.5g}"
+                f"{rid}\t{i}\t{letter}\t{res['attribution'][i]:.5g}\t{res['saliency'][i]:.5g}"
             )
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rid)
-        plot(res, letters, f"{rid}: {scorer.task.names[target]}", out / f"{safe}.png")
+        plot(res, alphabet, f"{rid}: {scorer.task.names[target]}", out / f"{safe}.png")
+    attr_rows.insert(0, f"id\tposition\treference\t{res['method']}\tsaliency")
     atomic_write_text(out / "ism.tsv", "\n".join(ism_rows) + "\n")
     atomic_write_text(out / "attribution.tsv", "\n".join(attr_rows) + "\n")
     print(f"interpret: {len(records)} sequence(s) -> {out}/ism.tsv, attribution.tsv, *.png")

@@ -11,6 +11,7 @@ import pytest
 
 import biotorch as bt
 from biotorch import models
+from biotorch.data import PROTEIN, encode
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -139,7 +140,48 @@ def test_predict_and_interpret_with_pretrained(tmp_path):
     ism = (tmp_path / "ism.tsv").read_text().splitlines()
     assert len(ism) == 1 + 2 * length and (tmp_path / "q0.png").stat().st_size > 0
     res = results["q0"]
-    assert res["ism"].shape == (4, length) and np.isfinite(res["input_x_gradient"]).all()
+    assert res["ism"].shape == (4, length) and np.isfinite(res["attribution"]).all()
+    assert res["method"] == "input_x_gradient"
+
+
+def test_interpret_token_embedding_checkpoint(tmp_path):
+    """A freshly trained protein Transformer: ISM on tokens and embedding x gradient."""
+    rng = np.random.default_rng(4)
+    amino = list("ACDEFGHIKLMNPQRSTVWY")
+    rows = [f"{''.join(rng.choice(amino, rng.integers(8, 20)))},{i % 2}" for i in range(24)]
+    (tmp_path / "p.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
+    small = ["d_model=8", "nhead=2", "num_layers=1", "dim_feedforward=16"]
+    train_fasta.main(
+        ["--data", str(tmp_path / "p.csv"), "--alphabet", "PROTEIN", "--quiet"]
+        + ["--model", "transformer_classifier", "--epochs", "1", "--max-steps", "2"]
+        + [arg for kv in small for arg in ("--model-arg", kv)]
+        + ["--output-dir", str(tmp_path / "run")]
+    )
+    ckpt = str(tmp_path / "run" / "best.safetensors")
+    fasta = _write_fasta(tmp_path / "q.fa", ["MKTAYIAKQR", "GSXDE"], "q")
+    results = interpret.main([ckpt, "--fasta", str(fasta), "-o", str(tmp_path / "out")])
+    ism, attr = (
+        [line.split("\t") for line in (tmp_path / "out" / name).read_text().splitlines()]
+        for name in ("ism.tsv", "attribution.tsv")
+    )
+    assert ism[0] == ["id", "position", "reference", *amino]
+    assert attr[0] == ["id", "position", "reference", "embedding_x_gradient", "saliency"]
+    assert len(ism) == len(attr) == 1 + 15
+    assert "".join(row[2] for row in attr[1:]) == "MKTAYIAKQRGSXDE"
+    assert [row[:2] for row in attr[11:]] == [["q1", str(i)] for i in range(5)]
+    res = results["q0"]
+    assert res["method"] == "embedding_x_gradient" and res["ism"].shape == (20, 10)
+    assert np.isfinite(res["attribution"]).all() and (res["saliency"] > 0).all()
+    assert np.count_nonzero(results["q1"]["ism"][:, 2]) == 20  # X: every amino acid
+    # An ISM entry is the change of the checkpoint's logit for that substitution.
+    from example_utils import load_scorer
+
+    model = load_scorer(ckpt).model
+    with bt.no_grad():
+        tokens = np.stack([encode(s, PROTEIN) for s in ("MKTAYIAKQR", "AKTAYIAKQR")])
+        logits = model(bt.tensor(tokens))
+    np.testing.assert_allclose(res["ism"][0, 0], (logits[1] - logits[0]).item(), atol=1e-5)
+    assert (tmp_path / "out" / "q1.png").stat().st_size > 0
 
 
 #: Logits of each shipped checkpoint on ``_fixed_sequences(name)`` (recorded when the weights
@@ -241,3 +283,4 @@ def test_recipes_run_on_tiny_stand_ins(tmp_path):
         + ["--output-dir", str(tmp_path / "amp")]
     )
     assert len(amp["runs"]) == 2 and amp["ensemble_of_seeds"]["n_samples"] == 24
+    assert amp["ensemble_of_seeds_on_eval"]["n_samples"] == 24
