@@ -92,7 +92,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d.add_argument("--n-value", type=float, default=0.25, help="one-hot value of N channels")
     d.add_argument("--val-fraction", type=float, default=0.1)
     d.add_argument("--test-fraction", type=float, default=0.0)
-    d.add_argument("--reverse-complement", action="store_true", help="strand augmentation")
+    d.add_argument(
+        "--reverse-complement",
+        action="store_true",
+        help="strand augmentation (only for labels that do not depend on the strand)",
+    )
     m = p.add_argument_group("model and training")
     m.add_argument("--model", default="deepbind", help="a name from biotorch.models.list_models()")
     m.add_argument(
