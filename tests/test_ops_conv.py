@@ -1,5 +1,6 @@
 """conv1d: gradcheck, torch parity (forward and backward) over strides, paddings, dilations and
-groups, error messages, and CuPy vs NumPy."""
+groups, for both the per-tap and the stacked-taps (im2col) computation; error messages, and
+CuPy vs NumPy."""
 
 import re
 
@@ -9,6 +10,7 @@ from harness import check_gpu_matches_cpu, check_gradcheck, check_torch_parity, 
 
 import biotorch
 import biotorch.nn.functional as F
+import biotorch.ops.conv
 
 # (input shape, weight shape, stride, padding, dilation, groups)
 CONFIGS = [
@@ -28,6 +30,14 @@ CONFIGS = [
 IDS = [f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}" for c in CONFIGS]
 
 
+@pytest.fixture(params=["per_tap", "stacked"])
+def strategy(request, monkeypatch):
+    """Run the test with per-tap GEMMs only, or with the taps always stacked (im2col)."""
+    limit = 0 if request.param == "per_tap" else 1 << 40
+    monkeypatch.setattr(biotorch.ops.conv, "COLUMNS_MAX_ELEMENTS", limit)
+    return request.param
+
+
 def _call(lib, cfg, bias: bool):
     _, _, stride, padding, dilation, groups = cfg
     conv = lib.nn.functional.conv1d
@@ -41,19 +51,19 @@ def _call(lib, cfg, bias: bool):
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_conv1d_torch_parity(cfg, bias):
+def test_conv1d_torch_parity(cfg, bias, strategy):
     torch = pytest.importorskip("torch")
     shapes = [cfg[0], cfg[1]] + ([(cfg[1][0],)] if bias else [])
     check_torch_parity(_call(biotorch, cfg, bias), _call(torch, cfg, bias), *random_inputs(*shapes))
 
 
 @pytest.mark.parametrize("cfg", CONFIGS[:6] + CONFIGS[8:], ids=IDS[:6] + IDS[8:])
-def test_conv1d_gradcheck(cfg):
+def test_conv1d_gradcheck(cfg, strategy):
     x, w, b = random_inputs(cfg[0], cfg[1], (cfg[1][0],), seed=3)
     check_gradcheck(_call(biotorch, cfg, True), x, w, b)
 
 
-def test_conv1d_deepsea_sized_parity():
+def test_conv1d_deepsea_sized_parity(strategy):
     torch = pytest.importorskip("torch")
     cfg = ((4, 32, 60), (48, 32, 8), 1, 0, 1, 1)
     arrays = random_inputs(cfg[0], cfg[1], (48,), seed=5)
@@ -125,6 +135,6 @@ def test_conv1d_type_errors():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
-def test_conv1d_gpu_matches_cpu(cfg):
+def test_conv1d_gpu_matches_cpu(cfg, strategy):
     arrays = random_inputs(cfg[0], cfg[1], (cfg[1][0],), dtype=np.float32)
     check_gpu_matches_cpu(_call(biotorch, cfg, True), *arrays)

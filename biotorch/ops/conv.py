@@ -6,6 +6,11 @@ contiguous, offset column range of that matrix, so each tap is one large GEMM ov
 batch (batched over groups), with no im2col buffer (which would hold ``k`` copies of the input).
 Columns that straddle two batch items are computed and dropped (a fraction ``(k-1)d/L``).
 The weight gradient is one GEMM per tap, the input gradient the transposed sum of GEMMs.
+
+When the stacked taps are small (the first layer of a DNA model: 4 channels x 19 taps; short
+late layers), per-tap GEMMs are thin (inner dimension C_in) or tiny, and each one writes the
+whole output; there the taps are stacked into one ``(k * C_in/groups, columns)`` matrix
+(im2col, at most ``COLUMNS_MAX_ELEMENTS``) and each pass is a single GEMM.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from biotorch.backend import array_module
 from biotorch.tensor import Tensor
 
 __all__ = ["conv1d"]
+
+#: Largest stacked-taps (im2col) matrix, in elements, built instead of per-tap GEMMs.
+COLUMNS_MAX_ELEMENTS = 1 << 22
 
 
 def int1(name: str, arg: str, value, minimum: int) -> int:
@@ -47,6 +55,20 @@ class _Geometry:
         offsets = [k * dilation for k in range(kernel)]
         self.taps = [(o % stride, o // stride) for o in offsets]  # (phase, shift)
         self.cols = n * self.q - offsets[-1] // stride  # columns every tap can read
+
+    def stack_taps(self, in_channels) -> bool:
+        """Whether to stack the taps into one matrix (see the module docstring)."""
+        size = len(self.taps) * in_channels * self.cols
+        return len(self.taps) > 1 and size <= COLUMNS_MAX_ELEMENTS
+
+    def columns(self, planes):
+        """Every tap's view stacked: (groups, k * C/groups, cols), the im2col matrix."""
+        xp = array_module(planes)
+        g, cg = planes.shape[:2]
+        out = xp.empty((g, len(self.taps), cg, self.cols), dtype=planes.dtype)
+        for k in range(len(self.taps)):
+            out[:, k] = self.tap(planes, k)
+        return out.reshape(g, len(self.taps) * cg, self.cols)
 
     def planes(self, x, groups):
         """``x`` (N, C, L) as zero-padded phase planes (groups, C/groups, stride, N * q)."""
@@ -87,12 +109,16 @@ class Conv1d(Function):
         planes = geo.planes(xb, groups)
         wk = _taps_first(weight, groups)
         g, og = wk.shape[1], wk.shape[2]
+        ctx.stacked = geo.stack_taps(x.shape[-2])
         y = xp.empty((g, og, geo.n * geo.q), dtype=x.dtype)
         acc = y[:, :, : geo.cols]
-        _mm(wk[0], geo.tap(planes, 0), out=acc)
-        tmp = xp.empty_like(acc) if len(wk) > 1 else None
-        for k in range(1, len(wk)):
-            acc += _mm(wk[k], geo.tap(planes, k), out=tmp)
+        if ctx.stacked:
+            xp.matmul(_stacked(wk), geo.columns(planes), out=acc)
+        else:
+            _mm(wk[0], geo.tap(planes, 0), out=acc)
+            tmp = xp.empty_like(acc) if len(wk) > 1 else None
+            for k in range(1, len(wk)):
+                acc += _mm(wk[k], geo.tap(planes, k), out=tmp)
         y = y.reshape(g * og, geo.n, geo.q)[:, :, : geo.out_len].transpose(1, 0, 2)
         out = xp.empty(y.shape, dtype=x.dtype)
         if bias is None:
@@ -116,18 +142,27 @@ class Conv1d(Function):
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gplanes = xp.zeros((g, cg, geo.stride, n * geo.q), dtype=grad.dtype)
-            tmp = xp.empty((g, cg, geo.cols), dtype=grad.dtype)
-            wt = wk.swapaxes(-1, -2)
-            for k in range(len(wk)):
+            if ctx.stacked:
+                gcols = xp.matmul(_stacked(wk).swapaxes(-1, -2), gflat)
+                per_tap = gcols.reshape(g, len(wk), cg, geo.cols).swapaxes(0, 1)
+            else:
+                tmp = xp.empty((g, cg, geo.cols), dtype=grad.dtype)
+                wt = wk.swapaxes(-1, -2)
+                per_tap = (_mm(wt[k], gflat, out=tmp) for k in range(len(wk)))
+            for k, tap_grad in enumerate(per_tap):
                 view = geo.tap(gplanes, k)
-                view += _mm(wt[k], gflat, out=tmp)
+                view += tap_grad
             gx = geo.unplanes(gplanes)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
             planes = geo.planes(x[None] if ctx.unbatched else x, groups)
-            gwk = xp.empty(wk.shape, dtype=grad.dtype)
-            for k in range(len(wk)):
-                xp.matmul(gflat, geo.tap(planes, k).swapaxes(-1, -2), out=gwk[k])
+            if ctx.stacked:
+                gwk = xp.matmul(gflat, geo.columns(planes).swapaxes(-1, -2))
+                gwk = gwk.reshape(g, og, len(wk), cg).transpose(2, 0, 1, 3)
+            else:
+                gwk = xp.empty(wk.shape, dtype=grad.dtype)
+                for k in range(len(wk)):
+                    xp.matmul(gflat, geo.tap(planes, k).swapaxes(-1, -2), out=gwk[k])
             gw = gwk.transpose(1, 2, 3, 0).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2))
@@ -139,6 +174,13 @@ def _taps_first(weight, groups):
     o, cg, k = weight.shape
     w = weight.reshape(groups, o // groups, cg, k).transpose(3, 0, 1, 2)
     return array_module(weight).ascontiguousarray(w)
+
+
+def _stacked(wk):
+    """Taps-first weights (k, groups, C_out/groups, C_in/groups) as the (groups, C_out/groups,
+    k * C_in/groups) left factor of the stacked-taps GEMM."""
+    k, g, og, cg = wk.shape
+    return wk.transpose(1, 2, 0, 3).reshape(g, og, k * cg)
 
 
 def _padding(padding, kernel: int, stride: int, dilation: int) -> tuple:
