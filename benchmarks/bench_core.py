@@ -12,7 +12,9 @@ within each repeat so that load on a shared machine hits both alike. Rows:
    gradient (mostly Python and graph bookkeeping);
 2. conv1d at DeepSEA's second layer: batch 64, 320 -> 480 channels, kernel 8, length 248,
    input, weight and bias all requiring grad;
-3. matmul 2048 x 2048, both operands requiring grad.
+3. conv1d at Basset's first layer (one-hot DNA): batch 64, 4 -> 300 channels, kernel 19,
+   length 600 (the stacked-taps path);
+4. matmul 2048 x 2048, both operands requiring grad.
 
 Goals: per-op <= 2x torch, conv1d and matmul <= 1.2x torch. On the CPU, torch gets as many
 threads as NumPy's BLAS has (the table says how many). ``--device cuda`` compares CuPy with
@@ -81,6 +83,9 @@ def cases(lib, device, rng):
         ),
         "conv1d (64, 320, 248) -> 480, k=8": step(
             f.conv1d, tensors((64, 320, 248), (480, 320, 8), (480,))
+        ),
+        "conv1d (64, 4, 600) -> 300, k=19": step(
+            f.conv1d, tensors((64, 4, 600), (300, 4, 19), (300,))
         ),
         "matmul 2048 x 2048": step(lambda a, b: a @ b, tensors((2048, 2048), (2048, 2048))),
     }
