@@ -244,11 +244,20 @@ def test_train_genome_short_run(tmp_path):
     result = train_genome.main(
         ["--genome", str(fa), "--peaks", ",".join(f"{k}={v}" for k, v in beds.items())]
         + ["--blacklist", "", "--val-chroms", "chr2", "--test-chroms", "chr3", "--length", "200"]
-        + ["--model", "deepbind", "--model-arg", "motif_length=8", "--epochs", "1"]
-        + ["--train-windows", "64", "--eval-windows", "64", "--output-dir", str(tmp_path / "o")]
+        + [
+            "--epochs",
+            "1",
+            "--train-windows",
+            "64",
+            "--eval-windows",
+            "64",
+            "--output-dir",
+            str(tmp_path / "o"),
+        ]
         + ["--quiet", "--bin-size", "100"]
     )
     assert result["targets"] == ["A", "B"] and result["test"]["n_targets"] == 2
+    assert result["model"] == "masked_cnn" and result["num_params"] == 128 * 4 * 19 + 128 + 2 * 257
     assert (tmp_path / "o" / "best.safetensors").exists()
 
 
