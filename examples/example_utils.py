@@ -200,6 +200,8 @@ def _get(name: str, kwargs: dict) -> bt.nn.Module:
             rest = {k: v for k, v in kwargs.items() if k != "alphabet"}
             rest.setdefault("in_channels", len(ALPHABETS[kwargs["alphabet"]]))
             return get_model(name, **rest)
+        if "unexpected keyword argument" in str(err):
+            raise SystemExit(f"model {name!r}: {err} (check --model-arg)") from None
         raise
 
 

@@ -51,7 +51,12 @@ from example_utils import (
 import biotorch as bt
 from biotorch.data import BucketBatchSampler, DataLoader, Dataset
 from biotorch.data.datasets import current_rng
-from biotorch.data.transforms import RandomReverseComplement, apply_transform
+from biotorch.data.transforms import (
+    Compose,
+    RandomReverseComplement,
+    RandomTranslate,
+    apply_transform,
+)
 from biotorch.models.registry import get_model
 
 BINDING = REPO / "datasets" / "binding"
@@ -96,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reverse-complement",
         action="store_true",
         help="strand augmentation (only for labels that do not depend on the strand)",
+    )
+    d.add_argument(
+        "--max-shift",
+        type=int,
+        default=0,
+        help="shift augmentation: move each training sequence by up to this many positions "
+        "(N fill; sites this close to an end can be cut)",
     )
     m = p.add_argument_group("model and training")
     m.add_argument("--model", default="deepbind", help="a name from biotorch.models.list_models()")
@@ -156,16 +168,22 @@ def split_data(args: argparse.Namespace) -> tuple[dict[str, Augmented], Task]:
         iupac=args.iupac,
     )
     full = load_data(specs["train"], **options)
-    task = Task.from_targets(full.targets, full.classes)
+    columns = args.label_column.split(",")
+    named_columns = full.targets.ndim == 2 and full.targets.shape[1] == len(columns)
+    names = columns if named_columns and full.classes is None else full.classes
+    task = Task.from_targets(full.targets, names)
     fold = np.zeros(len(full), dtype=np.int64)
     if specs["val"] is None or (specs["test"] is None and args.test_fraction > 0):
         ranks = stratified_ranks(full.targets, args.seed)
         cut_val = args.val_fraction if specs["val"] is None else 0.0
         cut_test = cut_val + (args.test_fraction if specs["test"] is None else 0.0)
         fold = np.where(ranks < cut_val, 1, np.where(ranks < cut_test, 2, 0))
-    augment = None
+    augments = []
+    if args.max_shift:
+        augments.append(RandomTranslate(args.max_shift, alphabet=alphabet))
     if args.reverse_complement:
-        augment = RandomReverseComplement(alphabet=alphabet)
+        augments.append(RandomReverseComplement(alphabet=alphabet))
+    augment = Compose(augments) if augments else None
     parts = {"train": Augmented(full, np.flatnonzero(fold == 0), augment)}
     for code, name in ((1, "val"), (2, "test")):
         if specs[name] is not None:

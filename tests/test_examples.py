@@ -107,6 +107,29 @@ def test_variable_length_model_with_table(tmp_path):
     assert result["model"] == "masked_cnn" and result["sizes"] == {"train": 108, "val": 12}
 
 
+def test_multilabel_table_names_targets_by_column_with_shift_augmentation(tmp_path):
+    rng = np.random.default_rng(2)
+    rows = ["sequence,AP1,poly_A"]
+    for i in range(100):
+        seq = _random_seqs(rng, 1, 60, MOTIF if i % 2 else None)[0]
+        if i % 3 == 0:
+            seq = seq[:20] + "AAAAAAAAAA" + seq[30:]
+        rows.append(f"{seq},{i % 2},{int(i % 3 == 0)}")
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    result = train_fasta.main(
+        ["--data", str(tmp_path / "t.csv"), "--label-column", "AP1,poly_A", "--epochs", "1"]
+        + ["--model", "deepbind", "--max-shift", "5", "--output-dir", str(tmp_path / "o")]
+        + ["--quiet"]
+    )
+    assert result["task"] == "multilabel" and result["targets"] == ["AP1", "poly_A"]
+    assert result["val"]["per_target"]["names"] == ["AP1", "poly_A"]
+    with pytest.raises(SystemExit, match="unexpected keyword argument 'input_length'"):
+        train_fasta.main(
+            ["--data", str(tmp_path / "t.csv"), "--label-column", "AP1,poly_A"]
+            + ["--model", "deepbind", "--model-arg", "input_length=60", "--quiet"]
+        )
+
+
 def test_predict_from_checkpoint_both_strands(binding, tmp_path):
     spec, d = binding
     ckpt = d / "run" / "best.safetensors"

@@ -37,6 +37,7 @@ __all__ = [
     "KmerTokenize",
     "RandomReverseComplement",
     "RandomShift",
+    "RandomTranslate",
     "RandomCrop",
     "CenterCrop",
     "PadTo",
@@ -205,6 +206,37 @@ class RandomShift(Transform):
     def __call__(self, x: Any, rng: np.random.Generator | None = None) -> Any:
         start = int(self._generator(rng).integers(0, 2 * self.max_shift + 1))
         return _window(x, start, _length(x) - 2 * self.max_shift, "RandomShift")
+
+
+class RandomTranslate(Transform):
+    """Move a token sequence by ``s`` positions, ``s`` uniform in ``[-max_shift, max_shift]``,
+    keeping its length: vacated positions get the alphabet's N token and the ``|s|`` tokens
+    pushed past the other end are dropped.
+
+    Shift augmentation for sequences without flanks (use :class:`RandomShift` when you can fetch
+    ``max_shift`` of real flank on each side). A site within ``max_shift`` of an end can be cut,
+    so keep the shift small next to the sequence length. Input: int tokens ``(..., length)``.
+    """
+
+    def __init__(self, max_shift: int, alphabet: Alphabet = DNA, seed: int | None = None) -> None:
+        super().__init__(seed)
+        _check_length("max_shift", max_shift, "RandomTranslate")
+        self.max_shift = max_shift
+        self.alphabet = alphabet
+
+    def __call__(self, x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind not in "iu":
+            raise TypeError(f"RandomTranslate: input has dtype {x.dtype}, expected int tokens")
+        shift = int(self._generator(rng).integers(-self.max_shift, self.max_shift + 1))
+        out = np.full_like(x, self.alphabet.unknown_token)
+        length = x.shape[-1]
+        if abs(shift) < length:
+            if shift >= 0:
+                out[..., shift:] = x[..., : length - shift]
+            else:
+                out[..., :shift] = x[..., -shift:]
+        return out
 
 
 class RandomCrop(Transform):

@@ -14,6 +14,7 @@ from biotorch.data.transforms import (
     RandomMutation,
     RandomReverseComplement,
     RandomShift,
+    RandomTranslate,
     ToTensor,
     apply_transform,
 )
@@ -98,6 +99,27 @@ def test_crops_and_shift():
         RandomShift(2)(x[:3])
     with pytest.raises(ValueError, match="max_shift=-1"):
         RandomShift(-1)
+
+
+def test_random_translate_moves_tokens_and_fills_with_n():
+    x = encode("ACGTACGTAC")
+    n = DNA.unknown_token
+    seen = {}
+    for s in range(80):
+        out = RandomTranslate(3)(x, rng=rng(s))
+        assert out.shape == x.shape and out.dtype == x.dtype
+        shift = int(np.flatnonzero(out != n)[0]) if out[0] == n else -int((out[-3:] == n).sum())
+        seen[shift] = out
+    assert set(seen) == {-3, -2, -1, 0, 1, 2, 3}
+    assert seen[2].tolist() == [n, n, *x[:-2].tolist()]
+    assert seen[-3].tolist() == [*x[3:].tolist(), n, n, n]
+    batch = np.stack([x, x])
+    assert RandomTranslate(20)(batch, rng=rng(1)).shape == (2, 10)
+    assert RandomTranslate(0)(x).tolist() == x.tolist()
+    with pytest.raises(TypeError, match="expected int tokens"):
+        RandomTranslate(1)(one_hot(x))
+    with pytest.raises(ValueError, match="max_shift=-2"):
+        RandomTranslate(-2)
 
 
 def test_pad_to():
