@@ -1,6 +1,7 @@
 """Engine semantics: accumulation, graph release, deep graphs, grad modes, hooks, in-place."""
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -368,3 +369,30 @@ def test_leaves_are_freed_without_waiting_for_the_garbage_collector():
         assert ref() is None
     finally:
         gc.enable()
+
+
+# Values at domain edges, as PyTorch gives them (forward, and d/dx of the sum).
+EDGES = [
+    ("log(0)", lambda x: x.log(), [0.0], [-np.inf], [np.inf]),
+    ("log2(0)", lambda x: x.log2(), [0.0], [-np.inf], [np.inf]),
+    ("sqrt(-1)", lambda x: x.sqrt(), [-1.0], [np.nan], [np.nan]),
+    ("1/0", lambda x: 1.0 / x, [0.0], [np.inf], [-np.inf]),
+    ("0/0", lambda x: x / x, [0.0], [np.nan], [np.nan]),
+    ("exp overflow", lambda x: x.exp(), [1e3], [np.inf], [np.inf]),
+    ("inf - inf", lambda x: x.exp() - x.exp(), [1e3], [np.nan], [np.nan]),
+    ("(-1)**0.5", lambda x: x**0.5, [-1.0], [np.nan], [np.nan]),
+    ("x // 0", lambda x: x // 0.0 + x, [1.0], [np.inf], [1.0]),
+    ("log_softmax(-inf)", lambda x: bt.log_softmax(x, 0), [-np.inf, -np.inf], [np.nan] * 2, None),
+]
+
+
+@pytest.mark.parametrize("name, fn, x, value, grad", EDGES, ids=[e[0] for e in EDGES])
+def test_domain_edges_are_inf_or_nan_without_warnings(name, fn, x, value, grad):
+    x = bt.tensor(x, dtype=bt.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = fn(x)
+        y.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), value)
+    if grad is not None:
+        np.testing.assert_array_equal(x.grad.numpy(), grad)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import biotorch.tensor as _tensor_module
-from biotorch.autograd.function import RETAIN_GRAPH_MESSAGE, AccumulateGrad
+from biotorch.autograd.function import QUIET_FLOATING_POINT, RETAIN_GRAPH_MESSAGE, AccumulateGrad
 from biotorch.backend import array_module
 
 __all__ = ["backward", "grad", "sum_to_shape"]
@@ -152,38 +152,39 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
     for node, nr, g in roots:
         _add_to_buffer(buffers, node, nr, g)
     ready = [node for node in buffers if deps.get(node, 0) == 0]
-    while ready:
-        node = ready.pop()
-        grads = buffers.pop(node, None) or [None] * _num_outputs(node)
-        if node._hooks:
-            _run_hooks(node, grads, Tensor)
-        if capture:
-            for nr, g in enumerate(grads):
-                for i in capture.get((node, nr), ()):
-                    results[i] = g
-        if type(node) is AccumulateGrad:
-            leaf = node.variable
-            if accumulate and leaf is not None and grads[0] is not None:
-                if only is None or node in only:
-                    _accumulate_leaf(leaf, grads[0], Tensor)
-            continue
-        input_grads = _call_backward(node, grads)
-        delivered = set()
-        for edge, g in zip(node._next, input_grads, strict=True):
-            if edge is None:
+    with np.errstate(**QUIET_FLOATING_POINT):
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None) or [None] * _num_outputs(node)
+            if node._hooks:
+                _run_hooks(node, grads, Tensor)
+            if capture:
+                for nr, g in enumerate(grads):
+                    for i in capture.get((node, nr), ()):
+                        results[i] = g
+            if type(node) is AccumulateGrad:
+                leaf = node.variable
+                if accumulate and leaf is not None and grads[0] is not None:
+                    if only is None or node in only:
+                        _accumulate_leaf(leaf, grads[0], Tensor)
                 continue
-            nxt, nr, shape, dtype = edge
-            if g is not None:
-                g = _fit(g, shape, dtype, node)
-                if id(g) in delivered:
-                    g = g.copy()
-                delivered.add(id(g))
-                _add_to_buffer(buffers, nxt, nr, g)
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
-                ready.append(nxt)
-        if not retain_graph:
-            node._release()
+            input_grads = _call_backward(node, grads)
+            delivered = set()
+            for edge, g in zip(node._next, input_grads, strict=True):
+                if edge is None:
+                    continue
+                nxt, nr, shape, dtype = edge
+                if g is not None:
+                    g = _fit(g, shape, dtype, node)
+                    if id(g) in delivered:
+                        g = g.copy()
+                    delivered.add(id(g))
+                    _add_to_buffer(buffers, nxt, nr, g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+            if not retain_graph:
+                node._release()
 
 
 def _call_backward(node, grads) -> tuple:

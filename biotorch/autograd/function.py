@@ -19,7 +19,11 @@ import numpy as np
 import biotorch.tensor as _tensor_module
 from biotorch.autograd.grad_mode import is_grad_enabled
 
-__all__ = ["Function", "AccumulateGrad", "RETAIN_GRAPH_MESSAGE"]
+__all__ = ["Function", "AccumulateGrad", "QUIET_FLOATING_POINT", "RETAIN_GRAPH_MESSAGE"]
+
+# As in PyTorch, ops at domain edges give inf/nan silently (log(0), 1/0, inf - inf): the engine
+# runs forward and backward with NumPy's floating-point warnings off.
+QUIET_FLOATING_POINT = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 RETAIN_GRAPH_MESSAGE = (
     "Trying to backward through the graph a second time (or to read saved tensors after they "
@@ -134,7 +138,8 @@ class Function:
         ctx._hooks = None
         ctx._materialize_grads = True
         ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        out = cls.forward(ctx, *raw, **kwargs)
+        with np.errstate(**QUIET_FLOATING_POINT):
+            out = cls.forward(ctx, *raw, **kwargs)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         results = []

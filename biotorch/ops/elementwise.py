@@ -95,11 +95,10 @@ def as_array(x):
 
 
 def sigmoid_array(x):
-    """Logistic function of an array, without overflow warnings for large negative ``x``."""
+    """Logistic function of an array (``exp(-x)`` overflows to inf for large negative ``x``: 0)."""
     xp = array_module(x)
     e = as_array(xp.negative(x))
-    with np.errstate(over="ignore"):
-        xp.exp(e, out=e)
+    xp.exp(e, out=e)
     e += 1.0
     return xp.reciprocal(e, out=e)
 
@@ -211,20 +210,19 @@ class Pow(Function):
         xp = array_module(out)
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if need_a:
-                if isinstance(b, _NUMBER):
-                    ga = xp.zeros_like(grad) if b == 0 else grad * (b * a ** (b - 1))
-                else:
-                    ga = xp.where(b == 0, 0, grad * (b * a ** (b - 1)))
-            if need_b:
-                if isinstance(a, _NUMBER):
-                    log_a = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
-                else:
-                    log_a = xp.log(a)
-                gb = grad * out * log_a
-                if not isinstance(a, _NUMBER) or a == 0:
-                    gb = xp.where((a == 0) & (b >= 0), 0, gb)
+        if need_a:
+            if isinstance(b, _NUMBER):
+                ga = xp.zeros_like(grad) if b == 0 else grad * (b * a ** (b - 1))
+            else:
+                ga = xp.where(b == 0, 0, grad * (b * a ** (b - 1)))
+        if need_b:
+            if isinstance(a, _NUMBER):
+                log_a = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+            else:
+                log_a = xp.log(a)
+            gb = grad * out * log_a
+            if not isinstance(a, _NUMBER) or a == 0:
+                gb = xp.where((a == 0) & (b >= 0), 0, gb)
         return ga, gb
 
 
@@ -483,8 +481,7 @@ class Rsqrt(Function):
     def forward(ctx, a):
         xp = array_module(a)
         out = as_array(xp.sqrt(a))
-        with np.errstate(divide="ignore"):
-            xp.reciprocal(out, out=out)
+        xp.reciprocal(out, out=out)
         ctx.save_for_backward(out)
         return out
 
@@ -497,8 +494,7 @@ class Rsqrt(Function):
 class Reciprocal(Function):
     @staticmethod
     def forward(ctx, a):
-        with np.errstate(divide="ignore"):
-            out = array_module(a).reciprocal(a)
+        out = array_module(a).reciprocal(a)
         ctx.save_for_backward(out)
         return out
 

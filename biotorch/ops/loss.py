@@ -39,12 +39,6 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 # -- reduction helpers (forward and backward) ----------------------------------------------------
-def _divide(a, b):
-    """``a / b`` where ``b`` may be zero (an empty or fully ignored batch gives nan, as torch)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return a / b
-
-
 def _reduce(loss, reduction: str, count=None):
     """Reduce elementwise ``loss``; the mean divides by ``count`` (default: its size)."""
     if reduction == "none":
@@ -52,12 +46,12 @@ def _reduce(loss, reduction: str, count=None):
     total = loss.sum()
     if reduction == "sum":
         return total
-    return _divide(total, loss.size if count is None else count)
+    return total / (loss.size if count is None else count)  # nan for an empty batch, as torch
 
 
 def _upstream(grad, reduction: str, count):
     """The gradient reaching each loss element: ``grad`` (broadcasts), over ``count`` for mean."""
-    return _divide(grad, count) if reduction == "mean" else grad
+    return grad / count if reduction == "mean" else grad
 
 
 # -- argument checks ----------------------------------------------------------------------------
@@ -353,8 +347,7 @@ class KLDivLoss(Function):
         if log_target:
             loss = xp.exp(target) * (target - input)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loss = xp.where(target == 0, 0.0, target * xp.log(target)) - target * input
+            loss = xp.where(target == 0, 0.0, target * xp.log(target)) - target * input
         ctx.reduction, ctx.log_target = reduction, log_target
         ctx.count = loss.size if count is None else count
         ctx.save_for_backward(input, target)
@@ -372,8 +365,7 @@ class KLDivLoss(Function):
             if ctx.log_target:
                 gt = e * (t - x + 1.0) * up
             else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    gt = (xp.log(t) + 1.0 - x) * up
+                gt = (xp.log(t) + 1.0 - x) * up
         return gx, gt
 
 
@@ -415,8 +407,7 @@ class BCEWithLogits(Function):
 
 def _clamped_log(xp, a):
     """``log(a)`` clamped below at -100, as PyTorch's binary cross entropy."""
-    with np.errstate(divide="ignore"):
-        return xp.maximum(xp.log(a), -100.0)
+    return xp.maximum(xp.log(a), -100.0)
 
 
 class BCELoss(Function):
@@ -442,8 +433,7 @@ class BCELoss(Function):
         if ctx.needs_input_grad[0]:
             gx = (x - t) / xp.maximum((1.0 - x) * x, 1e-12) * up
         if ctx.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gt = (xp.log1p(-x) - xp.log(x)) * up
+            gt = (xp.log1p(-x) - xp.log(x)) * up
         return gx, gt, None
 
 
