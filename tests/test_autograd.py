@@ -383,6 +383,7 @@ EDGES = [
     ("(-1)**0.5", lambda x: x**0.5, [-1.0], [np.nan], [np.nan]),
     ("x // 0", lambda x: x // 0.0 + x, [1.0], [np.inf], [1.0]),
     ("log_softmax(-inf)", lambda x: bt.log_softmax(x, 0), [-np.inf, -np.inf], [np.nan] * 2, None),
+    ("mean of nothing", lambda x: x[:0].mean(), [1.0], np.nan, [0.0]),
 ]
 
 

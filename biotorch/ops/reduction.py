@@ -151,6 +151,8 @@ class Mean(Function):
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.count = _count(a.shape, axes)
+        if ctx.count == 0:  # nan, as torch, without NumPy's "mean of empty slice" warning
+            return a.sum(axis=axes, keepdims=keepdim) * math.nan
         return a.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
