@@ -384,6 +384,13 @@ EDGES = [
     ("x // 0", lambda x: x // 0.0 + x, [1.0], [np.inf], [1.0]),
     ("log_softmax(-inf)", lambda x: bt.log_softmax(x, 0), [-np.inf, -np.inf], [np.nan] * 2, None),
     ("mean of nothing", lambda x: x[:0].mean(), [1.0], np.nan, [0.0]),
+    (
+        "relu past inf",
+        lambda x: x.relu() * bt.tensor([np.inf, 1.0]),
+        [-1.0, 2.0],
+        [np.nan, 2.0],
+        [0.0, 1.0],
+    ),
 ]
 
 

@@ -84,8 +84,18 @@ def _module(a, b):
 
 
 def _masked(grad, keep):
-    """``grad`` where ``keep`` holds, 0 elsewhere (``torch.where(keep, grad, 0)``)."""
-    return array_module(grad).where(keep, grad, 0)
+    """``grad`` where ``keep`` holds, 0 elsewhere (``torch.where(keep, grad, 0)``).
+
+    On the CPU a product with the mask is branch-free and ~10x faster than ``np.where`` on
+    masks like ReLU's; it differs only where ``grad`` is inf or nan, so those take ``where``.
+    """
+    xp = array_module(grad)
+    if xp is not np:
+        return xp.where(keep, grad, 0)
+    out = as_array(grad * keep)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        return np.where(keep, grad, 0)
+    return out
 
 
 def as_array(x):
