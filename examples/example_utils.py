@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -256,6 +258,8 @@ def load_scorer(source: str, device: str = "cpu") -> Scorer:
         model.load_state_dict(ckpt["model"])
         task, inputs = Task(**config["task"]), InputSpec(**config["inputs"])
     else:
+        if source.endswith(".safetensors") or os.sep in source:
+            raise FileNotFoundError(f"checkpoint {source!r} does not exist")
         entry = get_model_weights(source)
         model = load_pretrained(source)
         task = Task(entry.task, list(entry.targets))
@@ -279,3 +283,15 @@ def json_ready(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def run_cli(main: Callable[[], Any]) -> None:
+    """Run a script's ``main()``. Bad input (a missing or malformed file, checkpoint or weights
+    name, an invalid value) ends it with one line on stderr and exit status 1 instead of a
+    traceback; ``BIOTORCH_TRACEBACK=1`` shows the traceback."""
+    try:
+        main()
+    except (OSError, ValueError) as err:
+        if os.environ.get("BIOTORCH_TRACEBACK"):
+            raise
+        sys.exit(f"{Path(sys.argv[0]).name}: error: {err}")

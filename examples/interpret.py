@@ -32,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, atomic_write_text, load_scorer
+from example_utils import ALPHABETS, Scorer, atomic_write_text, load_scorer, run_cli
 
 from biotorch import nn
 from biotorch.data import encode, one_hot, read_fasta
@@ -201,4 +201,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

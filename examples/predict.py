@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, load_scorer
+from example_utils import ALPHABETS, Scorer, load_scorer, run_cli
 
 import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset
@@ -127,4 +127,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

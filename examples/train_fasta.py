@@ -45,6 +45,7 @@ from example_utils import (
     input_spec_for,
     json_ready,
     load_data,
+    run_cli,
     stratified_ranks,
 )
 
@@ -423,4 +424,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

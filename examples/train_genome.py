@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 import numpy as np
-from example_utils import REPO, Task, input_spec_for
+from example_utils import REPO, Task, input_spec_for, run_cli
 from train_fasta import MONITORS, fit, model_for
 
 import biotorch as bt
@@ -166,4 +166,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

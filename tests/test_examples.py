@@ -3,6 +3,8 @@ on tiny data made here, and pinned predictions of the shipped pretrained weights
 
 import gzip
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,6 +130,30 @@ def test_multilabel_table_names_targets_by_column_with_shift_augmentation(tmp_pa
             ["--data", str(tmp_path / "t.csv"), "--label-column", "AP1,poly_A"]
             + ["--model", "deepbind", "--model-arg", "input_length=60", "--quiet"]
         )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["deepbind_binding_task", "{d}/missing.fa"], "No such file or directory"),
+        (["deepbind_binding_task", "{d}/empty_record.fa"], "line 3: record 'b' is empty"),
+        (["{d}/gone.safetensors", "{d}/empty_record.fa"], "checkpoint '{d}/gone.safetensors'"),
+        (["no_such_weights", "{d}/empty_record.fa"], "unknown pretrained weights 'no_such"),
+    ],
+)
+def test_scripts_report_bad_input_in_one_line(tmp_path, argv, message):
+    (tmp_path / "empty_record.fa").write_text(">a\nACGT\n>b\n\n")
+    argv = [a.format(d=tmp_path) for a in argv]
+    env = {k: v for k, v in os.environ.items() if k != "BIOTORCH_TRACEBACK"}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "predict.py"), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("predict.py: error: ") and done.stderr.count("\n") == 1
+    assert message.format(d=tmp_path) in done.stderr
 
 
 def test_predict_from_checkpoint_both_strands(binding, tmp_path):

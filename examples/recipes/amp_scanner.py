@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from example_utils import atomic_write_text, json_ready, load_scorer  # noqa: E402
+from example_utils import atomic_write_text, json_ready, load_scorer, run_cli  # noqa: E402
 from predict import score_fasta  # noqa: E402
 from train_fasta import main as train  # noqa: E402
 
@@ -126,4 +126,4 @@ def _scores(checkpoint: Path, d: Path, split: str, device: str) -> tuple[np.ndar
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from example_utils import ALPHABETS, atomic_write_text  # noqa: E402
+from example_utils import ALPHABETS, atomic_write_text, run_cli  # noqa: E402
 
 import biotorch as bt  # noqa: E402
 from biotorch.models import get_model  # noqa: E402
@@ -91,4 +91,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -25,7 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from example_utils import atomic_write_text, json_ready, stratified_ranks  # noqa: E402
+from example_utils import (  # noqa: E402
+    atomic_write_text,
+    json_ready,
+    run_cli,
+    stratified_ranks,
+)
 from train_fasta import main as train  # noqa: E402
 
 CLASSES = ["EI", "IE", "N"]
@@ -162,4 +167,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
