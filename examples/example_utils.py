@@ -7,6 +7,7 @@ on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import math
 import os
@@ -283,6 +284,20 @@ def json_ready(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def device_arg(name: str) -> str:
+    """``--device`` checked up front: a valid device name, and a usable GPU for ``cuda``."""
+    try:
+        device = bt.device(name)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if device.type == "cuda" and not bt.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: no usable CUDA GPU here (biotorch.cuda.is_available() is False; a GPU "
+            f"also needs CuPy: pip install 'biotorch[cuda12]' or '[cuda13]')"
+        )
+    return name
 
 
 def run_cli(main: Callable[[], Any]) -> None:

@@ -32,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, atomic_write_text, load_scorer, run_cli
+from example_utils import ALPHABETS, Scorer, atomic_write_text, device_arg, load_scorer, run_cli
 
 from biotorch import nn
 from biotorch.data import encode, one_hot, read_fasta
@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max", type=int, default=10, help="at most this many FASTA records")
     p.add_argument("--target", default="0", help="output name or index")
     p.add_argument("-o", "--output-dir", default="runs/interpret")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=device_arg)
     return p.parse_args(argv)
 
 

@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, load_scorer, run_cli
+from example_utils import ALPHABETS, Scorer, device_arg, load_scorer, run_cli
 
 import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
     p.add_argument("--logits", action="store_true", help="also write the raw logits")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=device_arg)
     return p.parse_args(argv)
 
 

@@ -42,6 +42,7 @@ from example_utils import (
     atomic_write_text,
     build_model,
     checkpoint_config,
+    device_arg,
     input_spec_for,
     json_ready,
     load_data,
@@ -127,7 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
     m.add_argument("--max-steps", type=int, help="stop each epoch after this many steps")
     r = p.add_argument_group("run")
-    r.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    r.add_argument("--device", default="cpu", type=device_arg, help="cpu or cuda[:N]")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     r.add_argument("--output-dir", default="runs/train_fasta")

@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 import numpy as np
-from example_utils import REPO, Task, input_spec_for, run_cli
+from example_utils import REPO, Task, device_arg, input_spec_for, run_cli
 from train_fasta import MONITORS, fit, model_for
 
 import biotorch as bt
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
     m.add_argument("--max-steps", type=int)
     r = p.add_argument_group("run")
-    r.add_argument("--device", default="cpu")
+    r.add_argument("--device", default="cpu", type=device_arg)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--workers", type=int, default=0)
     r.add_argument("--output-dir", default="runs/train_genome")

@@ -156,6 +156,20 @@ def test_scripts_report_bad_input_in_one_line(tmp_path, argv, message):
     assert message.format(d=tmp_path) in done.stderr
 
 
+def test_device_name_is_checked_before_any_work(capsys):
+    with pytest.raises(SystemExit) as bad_name:
+        predict.main(["deepbind_binding_task", "unused.fa", "--device", "gpu"])
+    assert bad_name.value.code == 2
+    assert "expected 'cpu', 'cuda' or 'cuda:N', got 'gpu'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(bt.cuda.is_available(), reason="needs a machine without a usable GPU")
+def test_cuda_without_a_gpu_is_refused_up_front(capsys):
+    with pytest.raises(SystemExit):
+        train_fasta.main(["--device", "cuda", "--epochs", "1"])
+    assert "'cuda': no usable CUDA GPU here" in capsys.readouterr().err
+
+
 def test_predict_from_checkpoint_both_strands(binding, tmp_path):
     spec, d = binding
     ckpt = d / "run" / "best.safetensors"

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from example_utils import atomic_write_text, json_ready, load_scorer, run_cli  # noqa: E402
+from example_utils import atomic_write_text, device_arg, json_ready, load_scorer, run_cli  # noqa: E402
 from predict import score_fasta  # noqa: E402
 from train_fasta import main as train  # noqa: E402
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", type=int, default=5, help="train this many seeds")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/amp_scanner")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=device_arg)
     p.add_argument("--model", default="cnn_lstm")
     p.add_argument("--model-arg", action="append", help="replaces the default model arguments")
     p.add_argument("--weight-decay", type=float, default=1e-3)
