@@ -120,13 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="builder keyword argument (VALUE parsed as JSON), repeatable",
     )
-    m.add_argument("--epochs", type=int, default=12)
-    m.add_argument("--batch-size", type=int, default=64)
-    m.add_argument("--lr", type=float, default=3e-3)
-    m.add_argument("--weight-decay", type=float, default=0.0)
-    m.add_argument("--patience", type=int, default=4, help="early stopping patience (epochs)")
-    m.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
-    m.add_argument("--max-steps", type=int, help="stop each epoch after this many steps")
+    add_training_arguments(m, epochs=12, patience=4)
     r = p.add_argument_group("run")
     r.add_argument("--device", default="cpu", type=device_arg, help="cpu or cuda[:N]")
     r.add_argument("--seed", type=int, default=0)
@@ -135,6 +129,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--resume", help="checkpoint to continue from (e.g. OUTPUT/last.safetensors)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
+
+
+def add_training_arguments(group: argparse._ArgumentGroup, epochs: int, patience: int) -> None:
+    """The options of :func:`fit` (shared with ``train_genome.py``)."""
+    group.add_argument("--epochs", type=int, default=epochs)
+    group.add_argument("--batch-size", type=int, default=64)
+    group.add_argument("--lr", type=float, default=3e-3)
+    group.add_argument("--weight-decay", type=float, default=0.0)
+    group.add_argument("--patience", type=int, default=patience, help="early stopping (epochs)")
+    group.add_argument(
+        "--lr-patience",
+        type=int,
+        default=1,
+        help="halve the learning rate after this many epochs without a lower validation loss",
+    )
+    group.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
+    group.add_argument("--max-steps", type=int, help="stop each epoch after this many steps")
 
 
 class Augmented(Dataset):
@@ -311,7 +322,9 @@ def fit(
         num_params=sum(p.numel() for p in model.parameters()),
     )
     optimizer = bt.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = bt.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    scheduler = bt.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=args.lr_patience
+    )
     ckpt = bt.load(args.resume) if args.resume else None
     mode = MONITORS[args.monitor]
     state = {"epoch": 0, "history": [], "best": None, "best_epoch": 0, "bad_epochs": 0}

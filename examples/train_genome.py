@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from example_utils import REPO, Task, device_arg, input_spec_for, run_cli
-from train_fasta import MONITORS, fit, model_for
+from train_fasta import add_training_arguments, fit, model_for
 
 import biotorch as bt
 from biotorch.data import DNA, DataLoader, Dataset, Genome, GenomeWindowSampler
@@ -56,13 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m = p.add_argument_group("model and training")
     m.add_argument("--model", default="masked_cnn")
     m.add_argument("--model-arg", action="append", default=None, metavar="KEY=VALUE")
-    m.add_argument("--epochs", type=int, default=10)
-    m.add_argument("--batch-size", type=int, default=64)
-    m.add_argument("--lr", type=float, default=3e-3)
-    m.add_argument("--weight-decay", type=float, default=0.0)
-    m.add_argument("--patience", type=int, default=3)
-    m.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
-    m.add_argument("--max-steps", type=int)
+    add_training_arguments(m, epochs=10, patience=3)
     r = p.add_argument_group("run")
     r.add_argument("--device", default="cpu", type=device_arg)
     r.add_argument("--seed", type=int, default=0)

@@ -121,8 +121,9 @@ def test_multilabel_table_names_targets_by_column_with_shift_augmentation(tmp_pa
     result = train_fasta.main(
         ["--data", str(tmp_path / "t.csv"), "--label-column", "AP1,poly_A", "--epochs", "1"]
         + ["--model", "deepbind", "--max-shift", "5", "--output-dir", str(tmp_path / "o")]
-        + ["--quiet"]
+        + ["--lr-patience", "3", "--quiet"]
     )
+    assert bt.load(tmp_path / "o" / "last.safetensors")["scheduler"]["patience"] == 3
     assert result["task"] == "multilabel" and result["targets"] == ["AP1", "poly_A"]
     assert result["val"]["per_target"]["names"] == ["AP1", "poly_A"]
     with pytest.raises(SystemExit, match="unexpected keyword argument 'input_length'"):
