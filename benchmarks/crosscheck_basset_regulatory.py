@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_nn import basset as basset_layers
 
 import biotorch
 from biotorch.data import encode, one_hot
@@ -50,32 +50,6 @@ def shifted(x: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarr
     return out
 
 
-def torch_basset(torch, widths: tuple[int, int, int], dense: int, num_targets: int):
-    """biotorch's Basset layer for layer in torch.nn (the same state-dict keys)."""
-    nn = torch.nn
-
-    def conv(i, o, k, p):
-        return [nn.Conv1d(i, o, k), nn.BatchNorm1d(o), nn.ReLU(), nn.MaxPool1d(p, p)]
-
-    def linear(i, o):
-        return [nn.Linear(i, o), nn.BatchNorm1d(o), nn.ReLU(), nn.Dropout(0.3)]
-
-    (a, b, c), length = widths, 600
-    for kernel, pool in ((19, 3), (11, 4), (7, 4)):
-        length = (length - kernel + 1) // pool
-    return nn.Sequential(
-        OrderedDict(
-            features=nn.Sequential(*conv(4, a, 19, 3), *conv(a, b, 11, 4), *conv(b, c, 7, 4)),
-            classifier=nn.Sequential(
-                nn.Flatten(),
-                *linear(c * length, dense),
-                *linear(dense, dense),
-                nn.Linear(dense, num_targets),
-            ),  # fmt: skip
-        )
-    )
-
-
 def model_for(lib: str, seed: int):
     """(model, library module): biotorch's seeded Basset, or its torch twin with its weights."""
     widths, dense = (64, 64, 64), 128
@@ -85,7 +59,7 @@ def model_for(lib: str, seed: int):
         return model, biotorch
     import torch
 
-    twin = torch_basset(torch, widths, dense, len(TARGETS))
+    twin = basset_layers(torch.nn, widths, dense, len(TARGETS))
     twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
     return twin, torch
 
