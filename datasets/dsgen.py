@@ -9,12 +9,13 @@ exactly.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,18 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
+
+
+def generator_main(
+    doc: str, script: str, seed: int, generate: Callable, write: Callable, argv=None
+) -> None:
+    """The command line of every ``make.py``: ``write(generate(rng), out)`` with ``rng`` seeded
+    by ``seed`` and ``--out`` defaulting to the script's own folder."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path(script).resolve().parent)
+    args = p.parse_args(argv)
+    write(generate(np.random.default_rng(seed)), args.out)
+
 
 # --------------------------------------------------------------------------- motifs
 

@@ -21,7 +21,6 @@ The genome is built in layers:
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -298,10 +297,7 @@ def write(data: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    args = p.parse_args(argv)
-    write(generate(np.random.default_rng(SEED)), args.out)
+    dsgen.generator_main(__doc__, __file__, SEED, generate, write, argv)
 
 
 if __name__ == "__main__":

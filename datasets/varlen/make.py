@@ -13,7 +13,6 @@ independently of the label.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -99,10 +98,7 @@ def write(data: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    args = p.parse_args(argv)
-    write(generate(np.random.default_rng(SEED)), args.out)
+    dsgen.generator_main(__doc__, __file__, SEED, generate, write, argv)
 
 
 if __name__ == "__main__":
