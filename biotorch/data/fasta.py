@@ -61,6 +61,9 @@ class _RawRecord(NamedTuple):
     header_line: int
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def _open_binary(path: PathLike) -> Any:
     """Open a plain or gzip-compressed file for binary reading (gzip found by magic bytes)."""
     with open(path, "rb") as fh:
@@ -75,6 +78,8 @@ def _iter_raw_fasta(path: PathLike) -> Iterator[_RawRecord]:
     with _open_binary(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             line = raw.rstrip()
+            if lineno == 1 and line.startswith(_UTF8_BOM):  # written by some Windows editors
+                line = line[len(_UTF8_BOM) :]
             if line.startswith(b">"):
                 if record is not None:
                     yield _finish(path, record)

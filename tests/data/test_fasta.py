@@ -30,6 +30,17 @@ def test_read_fasta_plain_and_gzip(tmp_path, name):
     assert records[1].description == "label=neg" and records[1].line == 5
 
 
+def test_windows_line_endings_and_byte_order_mark(tmp_path):
+    path = tmp_path / "windows.fa"
+    path.write_bytes(b"\xef\xbb\xbf>r1 first\r\nACGT\r\nac\r\n>r2\r\nGG\r\n")
+    records = list(read_fasta(path, DNA))
+    assert [(r.id, r.description, r.sequence) for r in records] == [
+        ("r1", "first", "ACGTac"),
+        ("r2", "", "GG"),
+    ]
+    assert list(FastaDataset(path).ids) == ["r1", "r2"]
+
+
 @pytest.mark.parametrize(
     "text, match",
     [
