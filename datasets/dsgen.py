@@ -140,50 +140,6 @@ def markov_background(
     return out
 
 
-def dinucleotide_shuffle(seq: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Altschul-Erickson shuffle: a uniformly random sequence with exactly the dinucleotide
-    counts (and first and last letter) of ``seq``, as a random Eulerian walk.
-
-    For each letter but the last one, a random outgoing edge is chosen to be used last; these
-    must form a tree pointing to the last letter (retry otherwise). The other edges leave each
-    letter in random order, and walking from the first letter uses every edge once.
-    """
-    seq = np.asarray(seq)
-    if len(seq) < 3:
-        return seq.copy()
-    src, dst = seq[:-1], seq[1:]
-    last = int(seq[-1])
-    letters = np.unique(seq).tolist()
-    out_edges = {v: dst[src == v] for v in letters}
-    while True:
-        last_edge = {v: int(rng.integers(len(out_edges[v]))) for v in letters if v != last}
-        # the chosen last edges must lead every letter to ``last`` without a cycle
-        ok = True
-        for v in last_edge:
-            seen, u = set(), v
-            while u != last and ok:
-                seen.add(u)
-                u = int(out_edges[u][last_edge[u]])
-                ok = u not in seen
-        if ok:
-            break
-    order = {}
-    for v, edges in out_edges.items():
-        if v in last_edge:
-            rest = np.delete(edges, last_edge[v])
-            order[v] = np.append(rng.permutation(rest), edges[last_edge[v]])
-        else:
-            order[v] = rng.permutation(edges)
-    used = dict.fromkeys(letters, 0)
-    out = np.empty_like(seq)
-    out[0] = u = int(seq[0])
-    for i in range(1, len(seq)):
-        nxt = int(order[u][used[u]])
-        used[u] += 1
-        out[i] = u = nxt
-    return out
-
-
 def dinucleotide_counts(seq: np.ndarray) -> np.ndarray:
     """4 x 4 matrix of dinucleotide counts of a token sequence."""
     seq = np.asarray(seq, dtype=np.int64)

@@ -81,36 +81,6 @@ def test_motifs_match_jaspar():
     )
 
 
-# --------------------------------------------------------------------------- shuffle
-
-
-@pytest.mark.parametrize("length", [1, 2, 3, 10, 101, 1000])
-@pytest.mark.parametrize("letters", [1, 2, 4])
-def test_dinucleotide_shuffle_preserves_counts(length, letters):
-    rng = np.random.default_rng(length * 10 + letters)
-    for _ in range(20):
-        seq = rng.integers(0, letters, length).astype(np.uint8)
-        out = dsgen.dinucleotide_shuffle(seq, rng)
-        assert out.dtype == seq.dtype and len(out) == len(seq)
-        np.testing.assert_array_equal(
-            dsgen.dinucleotide_counts(out), dsgen.dinucleotide_counts(seq)
-        )
-        assert out[0] == seq[0] and out[-1] == seq[-1]
-
-
-def test_dinucleotide_shuffle_shuffles_and_is_seeded():
-    seq = np.random.default_rng(0).integers(0, 4, 200).astype(np.uint8)
-    a = dsgen.dinucleotide_shuffle(seq, np.random.default_rng(1))
-    b = dsgen.dinucleotide_shuffle(seq, np.random.default_rng(1))
-    np.testing.assert_array_equal(a, b)
-    assert (a != seq).mean() > 0.5
-    # every distinct result of a short sequence can occur (uniform over Eulerian walks)
-    short = np.array([0, 1, 0, 2, 0, 1, 2, 0], np.uint8)
-    rng = np.random.default_rng(2)
-    seen = {dsgen.dinucleotide_shuffle(short, rng).tobytes() for _ in range(300)}
-    assert len(seen) > 1
-
-
 # --------------------------------------------------------------------------- binding
 
 

@@ -26,6 +26,7 @@ from biotorch.data.samplers import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
+from biotorch.data.shuffle import dinucleotide_shuffle
 from biotorch.data.store import SequenceStore
 from biotorch.data.tokenizers import KmerTokenizer, Vocab
 
@@ -38,6 +39,7 @@ __all__ = [
     "decode",
     "one_hot",
     "reverse_complement",
+    "dinucleotide_shuffle",
     "RaggedArray",
     "KmerTokenizer",
     "Vocab",

@@ -20,6 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dsgen  # noqa: E402
 
+from biotorch.data import dinucleotide_shuffle  # noqa: E402
+
 SEED = 20240501
 LENGTH = 101
 MOTIF = "CTCF"
@@ -45,7 +47,7 @@ def generate(rng: np.random.Generator) -> dict[str, np.ndarray]:
     dsgen.plant(pos, rows, starts[rows, cols], sites)
     strands = np.full((n, 2), "", dtype=object)
     strands[rows, cols] = np.where(minus, "-", "+")
-    neg = np.stack([dsgen.dinucleotide_shuffle(s, rng) for s in pos])
+    neg = np.stack([dinucleotide_shuffle(s, rng) for s in pos])
     split = dsgen.split_names(n, SPLITS, rng)
     return {"pos": pos, "neg": neg, "starts": starts, "strands": strands, "split": split}
 
