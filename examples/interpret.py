@@ -10,7 +10,10 @@ logits of output ``--target`` (a name or an index; default the first). Tables in
   position is set to that letter (0 for the reference letter);
 - ``attribution.tsv``: ``id, position, reference``, the attribution and ``saliency``. Models
   that take one-hot input get ``input_x_gradient`` (the gradient at the observed letter,
-  mean-centred over letters) and the largest absolute gradient over letters; models that embed
+  mean-centred over letters) or, with ``--attribution integrated_gradients``, integrated
+  gradients from dinucleotide-shuffled baselines (``--baselines`` of them, averaged; each
+  sequence's attributions sum to its logit minus the shuffles' mean logit), and the largest
+  absolute gradient over letters; models that embed
   tokens (the Transformer, the CNN-LSTM, ``masked_cnn`` with ``embedding_dim``) get
   ``embedding_x_gradient`` (gradient x embedding, summed over the embedding dimension) and the
   L2 norm of the gradient at the embedding;
@@ -35,12 +38,13 @@ import numpy as np
 from example_utils import ALPHABETS, Scorer, atomic_write_text, device_arg, load_scorer, run_cli
 
 from biotorch import nn
-from biotorch.data import encode, one_hot, read_fasta
+from biotorch.data import dinucleotide_shuffle, encode, one_hot, read_fasta
 from biotorch.interpret import (
     embedding_saliency,
     embedding_x_gradient,
     in_silico_mutagenesis,
     input_x_gradient,
+    integrated_gradients,
     saliency,
 )
 
@@ -66,6 +70,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max", type=int, default=10, help="at most this many FASTA records")
     p.add_argument("--target", default="0", help="output name or index")
     p.add_argument("-o", "--output-dir", default="runs/interpret")
+    p.add_argument(
+        "--attribution",
+        choices=("input_x_gradient", "integrated_gradients"),
+        default="input_x_gradient",
+        help="for one-hot models (token-embedding models always get embedding_x_gradient)",
+    )
+    p.add_argument(
+        "--baselines",
+        type=int,
+        default=10,
+        help="integrated gradients: average over this many dinucleotide-shuffled baselines",
+    )
+    p.add_argument("--steps", type=int, default=32, help="integrated gradients: path steps")
     p.add_argument("--device", default="cpu", type=device_arg)
     return p.parse_args(argv)
 
@@ -79,8 +96,9 @@ def target_index(scorer: Scorer, target: str) -> int:
     raise SystemExit(f"interpret: --target {target!r}, expected an index or one of {names}")
 
 
-def explain(scorer: Scorer, sequence: str, target: int, device: str) -> dict:
+def explain(scorer: Scorer, sequence: str, target: int, args: argparse.Namespace) -> dict:
     """ISM deltas ``(C, L)``, the attribution and saliency ``(L,)`` of one sequence."""
+    device = args.device
     inputs, model = scorer.inputs, scorer.model
     alphabet = ALPHABETS[inputs.alphabet]
     batch = replace(inputs, one_hot=False).collator()([encode(sequence, alphabet)])
@@ -96,6 +114,15 @@ def explain(scorer: Scorer, sequence: str, target: int, device: str) -> dict:
         method = "embedding_x_gradient"
         attribution = embedding_x_gradient(model, x, target, device=device)[0]
         sal = embedding_saliency(model, x, target, device=device)[0]
+    elif args.attribution == "integrated_gradients":
+        method = "integrated_gradients"
+        baselines = shuffled_baselines(tokens, batch.mask, alphabet, inputs.n_value, args)
+        repeated = np.repeat(x, len(baselines), axis=0)
+        attribution = integrated_gradients(
+            model, repeated, target, baselines, args.steps, device=device
+        )
+        attribution = attribution.sum(dim=1).mean(dim=0)
+        sal = saliency(model, x, target, device=device)[0].amax(dim=0)
     else:
         method = "input_x_gradient"
         attribution = input_x_gradient(model, x, target, mean_centered=True, device=device)
@@ -110,6 +137,21 @@ def explain(scorer: Scorer, sequence: str, target: int, device: str) -> dict:
         "attribution": attribution.cpu().numpy(),
         "saliency": sal.cpu().numpy(),
     }
+
+
+def shuffled_baselines(tokens, mask, alphabet, n_value: float, args) -> np.ndarray:
+    """``args.baselines`` one-hot copies of the sequence, each dinucleotide-shuffled within its
+    real (unpadded) positions; seeded, so runs repeat."""
+    if args.baselines < 1 or args.steps < 1:
+        raise SystemExit("interpret: --baselines and --steps must be positive")
+    tokens, real = np.asarray(tokens)[0], np.asarray(mask)[0]
+    if len(real) != len(tokens):  # variable-length models: padding was dropped
+        real = np.ones(len(tokens), bool)
+    rng = np.random.default_rng(0)
+    out = np.repeat(tokens[None], args.baselines, axis=0)
+    for row in out:
+        row[real] = dinucleotide_shuffle(tokens[real], rng)
+    return one_hot(out, alphabet, n_value=n_value)
 
 
 def plot(result: dict, alphabet: str, title: str, path: Path) -> None:
@@ -183,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
     attr_rows = []
     results = {}
     for rid, seq in records:
-        res = explain(scorer, seq, target, args.device)
+        res = explain(scorer, seq, target, args)
         results[rid] = res
         for i, letter in enumerate(res["reference"]):
             deltas = "\t".join(f"{v:.5g}" for v in res["ism"][:, i])

@@ -13,7 +13,7 @@ import pytest
 
 import biotorch as bt
 from biotorch import models
-from biotorch.data import PROTEIN, encode
+from biotorch.data import DNA, PROTEIN, encode
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -206,6 +206,29 @@ def test_predict_and_interpret_with_pretrained(tmp_path):
     res = results["q0"]
     assert res["ism"].shape == (4, length) and np.isfinite(res["attribution"]).all()
     assert res["method"] == "input_x_gradient"
+
+
+def test_interpret_integrated_gradients_sums_to_the_logit_change(tmp_path):
+    from example_utils import load_scorer
+
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 40)) + "GCTGCCAGCAGGGGGCGCTG"
+    seq += "".join(rng.choice(list("ACGT"), 41))  # 101 bp: the model input, no padding
+    argv = ["deepbind_binding_task", "--sequence", seq, "-o", str(tmp_path)]
+    argv += ["--attribution", "integrated_gradients", "--baselines", "4", "--steps", "128"]
+    res = interpret.main(argv)["seq1"]
+    assert res["method"] == "integrated_gradients" and res["attribution"][0] == 0.0
+    header = (tmp_path / "attribution.tsv").read_text().splitlines()[0]
+    assert header.split("\t")[3] == "integrated_gradients"
+    scorer = load_scorer("deepbind_binding_task")
+    args = interpret.parse_args(argv)
+    tokens = encode(seq)[None]
+    baselines = interpret.shuffled_baselines(tokens, np.ones_like(tokens, bool), DNA, 0.25, args)
+    with bt.no_grad():
+        shuffled = scorer.model(bt.tensor(baselines.astype(np.float32))).numpy()[:, 0]
+    change = res["logit"] - shuffled.mean()
+    assert abs(change) > 0.5
+    np.testing.assert_allclose(res["attribution"].sum(), change, rtol=0.02)
 
 
 def test_interpret_token_embedding_checkpoint(tmp_path):

@@ -8,13 +8,14 @@ import pytest
 import biotorch
 import biotorch.nn.functional as F
 from biotorch import nn
-from biotorch.data import DNA, PROTEIN
+from biotorch.data import DNA, PROTEIN, dinucleotide_shuffle
 from biotorch.data import one_hot as one_hot_encode
 from biotorch.interpret import (
     embedding_saliency,
     embedding_x_gradient,
     in_silico_mutagenesis,
     input_x_gradient,
+    integrated_gradients,
     saliency,
 )
 from biotorch.models.varlen import CNNLSTMClassifier, MaskedCNNClassifier, TransformerClassifier
@@ -178,6 +179,54 @@ def test_input_x_gradient_on_linear_model_is_weight_times_input():
     np.testing.assert_allclose(got, weight[2] * x, rtol=1e-14)
     centered = input_x_gradient(model, x, target=2, mean_centered=True).numpy()
     np.testing.assert_allclose(centered, (weight[2] - weight[2].mean(axis=0)) * x, rtol=1e-14)
+
+
+def test_integrated_gradients_of_a_linear_model_is_weight_times_difference():
+    rng = np.random.default_rng(6)
+    weight = rng.standard_normal((3, 4, 8))
+    x, _ = one_hot(n=2, length=8, seed=6)
+    model = Linear(weight).eval()
+    got = integrated_gradients(model, x, target=1, steps=3).numpy()
+    np.testing.assert_allclose(got, weight[1] * x, rtol=1e-13)
+    baseline = np.full_like(x, 0.25)
+    got = integrated_gradients(model, x, target=1, baseline=baseline, steps=1).numpy()
+    np.testing.assert_allclose(got, weight[1] * (x - 0.25), rtol=1e-13, atol=1e-15)
+
+
+class Smooth(TinyCNN):
+    """TinyCNN with mean instead of max pooling: differentiable everywhere."""
+
+    def forward(self, x, mask=None):
+        if mask is not None:
+            x = x * mask[:, None, :].to(x.dtype)
+        return F.conv1d(x, self.weight, padding=2).tanh().mean(dim=2) @ self.dense
+
+
+def test_integrated_gradients_sum_to_the_output_difference():
+    model = Smooth().eval()
+    x, tokens = one_hot(n=3, length=12, seed=7)
+    shuffled = np.stack([np.eye(4)[dinucleotide_shuffle(t, np.random.default_rng(i))].T
+                         for i, t in enumerate(tokens)])  # fmt: skip
+    with biotorch.no_grad():
+        change = (model(biotorch.tensor(x)) - model(biotorch.tensor(shuffled))).numpy()[:, 0]
+    errors = []
+    for steps in (4, 16, 64):
+        ig = integrated_gradients(model, x, target=0, baseline=shuffled, steps=steps).numpy()
+        errors.append(np.abs(ig.sum(axis=(1, 2)) - change).max())
+    assert errors[2] < 1e-4 * np.abs(change).max()
+    assert errors[0] > 8 * errors[1] > 64 * errors[2]  # midpoint rule: error ~ 1 / steps**2
+
+
+def test_integrated_gradients_padding_and_errors():
+    model = Smooth().eval()
+    x, _ = one_hot(n=2, length=6, seed=8)
+    mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
+    ig = integrated_gradients(model, x, target=1, mask=mask).numpy()
+    assert (ig[1, :, 4:] == 0).all() and (ig[1, :, :4] != 0).any() and (ig[0] != 0).any()
+    with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
+        integrated_gradients(model, x, target=0, steps=0)
+    with pytest.raises(ValueError, match=r"baseline has shape \(2, 4, 5\), expected"):
+        integrated_gradients(model, x, target=0, baseline=x[:, :, :5])
 
 
 def test_single_output_model_needs_no_target():
