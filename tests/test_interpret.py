@@ -544,12 +544,15 @@ def test_gpu_matches_cpu():
     model = TinyCNN(activation="tanh").eval()
     cpu = in_silico_mutagenesis(model, x, batch_size=7).scores.numpy()
     grad_cpu = saliency(model, x, target=0).numpy()
+    ig_cpu = integrated_gradients(model, x, target=1, baseline=x[::-1].copy(), steps=4).numpy()
     model.to("cuda")
     gpu = in_silico_mutagenesis(model, x, batch_size=7)
     assert gpu.scores.device.type == "cuda"
     np.testing.assert_allclose(gpu.scores.cpu().numpy(), cpu, rtol=1e-10, atol=1e-12)
     grad_gpu = saliency(model, x, target=0).cpu().numpy()
     np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-10, atol=1e-12)
+    ig_gpu = integrated_gradients(model, x, target=1, baseline=x[::-1].copy(), steps=4)
+    np.testing.assert_allclose(ig_gpu.cpu().numpy(), ig_cpu, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.gpu
