@@ -29,6 +29,7 @@ from biotorch.data.samplers import (
 from biotorch.data.shuffle import dinucleotide_shuffle
 from biotorch.data.store import SequenceStore
 from biotorch.data.tokenizers import KmerTokenizer, Vocab
+from biotorch.data.variants import VariantDataset, read_vcf
 
 __all__ = [
     "Alphabet",
@@ -72,5 +73,7 @@ __all__ = [
     "Genome",
     "read_bed",
     "IntervalDataset",
+    "read_vcf",
+    "VariantDataset",
     "GenomeWindowSampler",
 ]
