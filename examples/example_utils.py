@@ -275,6 +275,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_tsv(output: str, lines: list[str], script: str) -> None:
+    """Tab-separated ``lines`` to standard output (``output == "-"``) or, atomically, a file."""
+    text = "\n".join(lines) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    atomic_write_text(Path(output), text)
+    print(f"{script}: wrote {len(lines) - 1} rows to {output}", file=sys.stderr)
+
+
 def json_ready(obj: Any) -> Any:
     """``obj`` with NaN/inf floats replaced by None (strict JSON)."""
     if isinstance(obj, dict):

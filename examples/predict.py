@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, device_arg, load_scorer, run_cli
+from example_utils import ALPHABETS, Scorer, device_arg, load_scorer, run_cli, write_tsv
 
 import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset
@@ -117,13 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     for i, rid in enumerate(ids):
         values = list(probs[i]) + (list(logits[i]) if args.logits else [])
         lines.append("\t".join([rid, str(int(lengths[i]))] + [f"{v:.6g}" for v in values]))
-    text = "\n".join(lines) + "\n"
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w") as f:
-            f.write(text)
-        print(f"predict: wrote {len(ids)} rows to {args.output}", file=sys.stderr)
+    write_tsv(args.output, lines, "predict")
 
 
 if __name__ == "__main__":

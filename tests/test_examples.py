@@ -20,6 +20,7 @@ sys.path.insert(0, str(EXAMPLES))
 
 import interpret  # noqa: E402
 import predict  # noqa: E402
+import score_variants  # noqa: E402
 import train_fasta  # noqa: E402
 import train_genome  # noqa: E402
 
@@ -229,6 +230,39 @@ def test_interpret_integrated_gradients_sums_to_the_logit_change(tmp_path):
     change = res["logit"] - shuffled.mean()
     assert abs(change) > 0.5
     np.testing.assert_allclose(res["attribution"].sum(), change, rtol=0.02)
+
+
+def test_score_variants_differences_match_direct_scoring(tmp_path):
+    rng = np.random.default_rng(9)
+    chrom = "".join(rng.choice(list("ACGT"), 400))
+    (tmp_path / "g.fa").write_text(f">chrA\n{chrom}\n")
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n"
+    ctcf = "GCTGCCAGCAGGGGGCGCTG"
+    rows = [
+        ("chrA", 200, "snv", chrom[199], "ACGT"[("ACGT".index(chrom[199]) + 1) % 4]),
+        ("chrA", 150, "ins", chrom[149], chrom[149] + ctcf),  # inserts a CTCF site
+        ("chrA", 30, "del", chrom[29:35], chrom[29]),
+        ("chrA", 300, "bad", "N", "A"),  # REF contradicts the genome
+    ]
+    (tmp_path / "v.vcf").write_text(header + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+    argv = ["deepbind_binding_task", "--genome", str(tmp_path / "g.fa"), "--length", "101"]
+    argv += ["--vcf", str(tmp_path / "v.vcf"), "-o", str(tmp_path / "out.tsv")]
+    with pytest.raises(bt.data.FileFormatError, match="line 6: REF 'N' at chrA:300 does not"):
+        score_variants.main(argv)
+    with pytest.warns(UserWarning, match="skipped 1 allele"):
+        scores = score_variants.main([*argv, "--skip-unscorable", "--both-strands", "mean"])
+    table = [line.split("\t") for line in (tmp_path / "out.tsv").read_text().splitlines()]
+    assert table[0] == ["chrom", "pos", "id", "ref", "alt", "CTCF_ref", "CTCF_alt", "CTCF_diff"]
+    assert [row[2] for row in table[1:]] == ["snv", "ins", "del"]
+    model = models.StrandAverage(models.load_pretrained("deepbind_binding_task")).eval()
+    ds = bt.data.VariantDataset(str(tmp_path / "v.vcf"), str(tmp_path / "g.fa"), 101, "skip")
+    with bt.no_grad():
+        for i, (ref, alt) in enumerate(ds[j] for j in range(len(ds))):
+            logits = model(bt.tensor(bt.data.one_hot(np.stack([ref, alt]), n_value=0.25)))
+            diff = (logits[1] - logits[0]).item()
+            np.testing.assert_allclose(scores["diff"][i, 0], diff, rtol=1e-5, atol=1e-6)
+            assert float(table[1 + i][7]) == pytest.approx(diff, rel=1e-4, abs=1e-5)
+    assert scores["diff"][1, 0] > 2.0  # the inserted CTCF site raises the logit
 
 
 def test_interpret_token_embedding_checkpoint(tmp_path):
