@@ -255,7 +255,8 @@ def test_score_variants_differences_match_direct_scoring(tmp_path):
     assert table[0] == ["chrom", "pos", "id", "ref", "alt", "CTCF_ref", "CTCF_alt", "CTCF_diff"]
     assert [row[2] for row in table[1:]] == ["snv", "ins", "del"]
     model = models.StrandAverage(models.load_pretrained("deepbind_binding_task")).eval()
-    ds = bt.data.VariantDataset(str(tmp_path / "v.vcf"), str(tmp_path / "g.fa"), 101, "skip")
+    with pytest.warns(UserWarning, match="skipped 1 allele"):
+        ds = bt.data.VariantDataset(str(tmp_path / "v.vcf"), str(tmp_path / "g.fa"), 101, "skip")
     with bt.no_grad():
         for i, (ref, alt) in enumerate(ds[j] for j in range(len(ds))):
             logits = model(bt.tensor(bt.data.one_hot(np.stack([ref, alt]), n_value=0.25)))
