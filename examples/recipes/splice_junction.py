@@ -64,7 +64,7 @@ def read_splice(path: Path, dedup: bool) -> tuple[list[str], list[str], list[str
 
 def write_table(path: Path, rows: np.ndarray, ids, seqs, labels) -> None:
     lines = ["id\tsequence\tlabel"] + [f"{ids[i]}\t{seqs[i]}\t{labels[i]}" for i in rows]
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def train_args(table: Path, out: Path, args: argparse.Namespace, test: Path | None) -> list[str]:
