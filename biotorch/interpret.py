@@ -378,29 +378,46 @@ def _embedding_layer(func: str, model: Module, layer) -> Module:
     return layer
 
 
+def _front_aligned(tokens: Tensor, real: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``tokens`` with each row's real tokens moved to the front (as a model that packs left
+    padding does), where those are real, and the index that moves ``(N, L, ...)`` values of that
+    layout back to the tokens' own positions."""
+    length = tokens.shape[1]
+    steps = biotorch.arange(length, device=tokens.device)[None, :]
+    first = real.long().argmax(dim=1)[:, None]
+    aligned = tokens.gather(1, (steps + first).clamp(max=length - 1))
+    aligned_real = steps < real.long().sum(dim=1, keepdim=True)
+    return aligned, aligned_real, (steps - first).clamp(min=0)
+
+
 def _embedding_gradient(func: str, model: Module, tokens, target, lengths, mask, layer, device):
     """The embedding layer's output ``(N, L, E)`` and the gradient of the selected output with
-    respect to it, both 0 at padding."""
+    respect to it, at the tokens' positions and 0 at padding.
+
+    The layer must see the tokens position by position, or with each row's real tokens moved to
+    the front (``CNNLSTMClassifier`` with left padding); its values are then moved back."""
     tokens = _inputs(func, model, tokens, device)
     _check_tokens(func, "tokens", tokens)
     layer = _embedding_layer(func, model, layer)
     real, kwargs = _padding(func, tokens, lengths, mask, getattr(layer, "padding_idx", None))
-    captured = []
+    aligned, aligned_real, back = _front_aligned(tokens, real)
+    captured, moved = [], []
 
     def capture(module: Module, args: tuple, output) -> Tensor:
         name = type(module).__name__
         if captured:
             raise ValueError(f"{func}: layer {name} runs more than once in a forward pass")
         given = args[0] if args else None
-        if not (
-            isinstance(given, Tensor)
-            and given.shape == tokens.shape
-            and not bool(((given != tokens) & real).any())
-        ):
+        same = isinstance(given, Tensor) and given.shape == tokens.shape
+        if same and not bool(((given != tokens) & real).any()):
+            moved.append(False)
+        elif same and not bool(((given != aligned) & aligned_real).any()):
+            moved.append(True)
+        else:
             raise ValueError(
-                f"{func}: the input of layer {name} is not the tokens, position by position (the "
-                f"model reorders or transforms them first, e.g. CNNLSTMClassifier with left "
-                f"padding); attributions would be misplaced"
+                f"{func}: the input of layer {name} is not the tokens, position by position or "
+                f"moved to the front (the model reorders or transforms them first); "
+                f"attributions would be misplaced"
             )
         if not isinstance(output, Tensor) or output.ndim != 3:
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
@@ -420,8 +437,12 @@ def _embedding_gradient(func: str, model: Module, tokens, target, lengths, mask,
             grad = _output_gradient(func, out, captured[0], target)
     finally:
         handle.remove()
+    embedded = captured[0].detach()
+    if moved[0]:
+        index = back[:, :, None].expand(-1, -1, embedded.shape[2])
+        embedded, grad = embedded.gather(1, index), grad.gather(1, index)
     pad = ~real[:, :, None]
-    return captured[0].detach().masked_fill(pad, 0.0), grad.masked_fill(pad, 0.0)
+    return embedded.masked_fill(pad, 0.0), grad.masked_fill(pad, 0.0)
 
 
 def embedding_saliency(

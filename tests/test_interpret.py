@@ -529,13 +529,31 @@ def test_embedding_x_gradient_hook_errors():
         embedding_x_gradient(model, tokens, layer=model.unused)
 
 
-def test_left_padding_misplaced_in_cnn_lstm_is_refused():
+def test_left_padding_in_cnn_lstm_is_moved_back():
     # CNNLSTMClassifier moves real tokens to the front before embedding them: with left padding,
-    # embedding position j is not token position j.
+    # embedding position j is token position j + (number of pads); attributions are moved back.
     tokens, lengths = padded_tokens(seed=5)
-    left = np.stack([np.roll(row, 7 - n) for row, n in zip(tokens, lengths, strict=True)])
-    with pytest.raises(ValueError, match="is not the tokens, position by position"):
-        embedding_x_gradient(cnn_lstm().eval(), left, target=0)
+    pads = tokens.shape[1] - lengths
+    left = np.stack([np.roll(row, p) for row, p in zip(tokens, pads, strict=True)])
+    model = cnn_lstm().eval()
+    for attribute in (embedding_x_gradient, embedding_saliency):
+        right_scores = attribute(model, tokens, target=0, lengths=lengths).numpy()
+        left_mask = np.arange(tokens.shape[1])[None, :] >= pads[:, None]
+        left_scores = attribute(model, left, target=0, mask=left_mask).numpy()
+        for row, p in enumerate(pads):
+            np.testing.assert_allclose(left_scores[row], np.roll(right_scores[row], p), atol=1e-6)
+        assert (left_scores[~left_mask] == 0).all() and (left_scores[left_mask] != 0).any()
+
+
+class Reversed(Embedded):
+    def forward(self, tokens):
+        return super().forward(tokens.flip(1))
+
+
+def test_reordered_tokens_are_refused():
+    tokens = padded_tokens(extra=1)[0]
+    with pytest.raises(ValueError, match="is not the tokens, position by position or moved"):
+        embedding_x_gradient(Reversed().eval(), tokens)
 
 
 @pytest.mark.gpu
