@@ -85,20 +85,27 @@ def deepsea(nn):
     )
 
 
-def deepsea_case(lib, rng):
-    model = deepsea(lib.nn)
-    tokens = rng.integers(0, 4, (16, 1000))
+def training_step(lib, model, optimizer, rng, shape: tuple[int, int, int], positive_rate: float):
+    """One ``zero_grad``/forward/BCE-with-logits/backward/``step`` on random one-hot DNA and
+    random 0/1 targets; ``shape`` is (batch, length, targets)."""
+    batch, length, targets = shape
+    tokens = rng.integers(0, 4, (batch, length))
     x = lib.tensor(np.eye(4, dtype=np.float32)[tokens].transpose(0, 2, 1).copy())
-    y = lib.tensor((rng.random((16, 919)) < 0.05).astype(np.float32))
+    y = lib.tensor((rng.random((batch, targets)) < positive_rate).astype(np.float32))
     loss_fn = lib.nn.BCEWithLogitsLoss()
-    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def run():
-        opt.zero_grad()
+        optimizer.zero_grad()
         loss_fn(model(x), y).backward()
-        opt.step()
+        optimizer.step()
 
     return run
+
+
+def deepsea_case(lib, rng):
+    model = deepsea(lib.nn)
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return training_step(lib, model, optimizer, rng, (16, 1000, 919), 0.05)
 
 
 def basset(nn, widths=(64, 64, 64), dense=128, num_targets=12, length=600):
@@ -129,18 +136,8 @@ def basset(nn, widths=(64, 64, 64), dense=128, num_targets=12, length=600):
 
 def basset_case(lib, rng):
     model = basset(lib.nn)
-    tokens = rng.integers(0, 4, (64, 600))
-    x = lib.tensor(np.eye(4, dtype=np.float32)[tokens].transpose(0, 2, 1).copy())
-    y = lib.tensor((rng.random((64, 12)) < 0.15).astype(np.float32))
-    loss_fn = lib.nn.BCEWithLogitsLoss()
-    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-
-    def run():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-
-    return run
+    optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
+    return training_step(lib, model, optimizer, rng, (64, 600, 12), 0.15)
 
 
 CASES = {
