@@ -136,18 +136,21 @@ class VariantDataset(Dataset):
         if isinstance(variants, str | os.PathLike):
             variants = read_vcf(variants, self.genome, on_error)
         self.variants = variants.reset_index(drop=True)
+        self._chroms = self.variants["chrom"].to_numpy(dtype=str)
+        self._firsts = self.variants["pos"].to_numpy(dtype=np.int64) - 1
+        self._ref_lengths = self.variants["ref"].str.len().to_numpy(dtype=np.int64)
+        self._alts = self.variants["alt"].to_numpy(dtype=str)
 
     def __len__(self) -> int:
         return len(self.variants)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        row = self.variants.iloc[int(i)]
-        chrom, first = row["chrom"], int(row["pos"]) - 1
+        chrom, first = self._chroms[i], int(self._firsts[i])
         left = self.length // 2
         start = first - left
         ref = self.genome.fetch_tokens(chrom, start, start + self.length)
-        alt = encode(row["alt"], self.genome.alphabet).astype(np.int8)
-        after = first + len(row["ref"])
+        alt = encode(self._alts[i], self.genome.alphabet).astype(np.int8)
+        after = first + int(self._ref_lengths[i])
         fill = max(self.length - left - len(alt), 0)
         right = self.genome.fetch_tokens(chrom, after, after + fill)
         return ref, np.concatenate([ref[:left], alt, right])[: self.length]
