@@ -579,6 +579,7 @@ def test_weights_task(tmp_path):
     assert shipped == {
         "basset_small_regulatory": "multilabel",
         "deepbind_binding_task": "binary",
+        "masked_cnn_varlen": "binary",
         "motif_cnn_regulatory": "multilabel",
         "splice_junction_cnn": "multiclass",
     }
