@@ -82,6 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.batch_size < 1:
         raise SystemExit(f"score_variants: --batch-size {args.batch_size}, expected >= 1")
     scorer = load_scorer(args.model, args.device)
+    if scorer.inputs.alphabet != "DNA":
+        raise SystemExit(
+            f"score_variants: {args.model} reads {scorer.inputs.alphabet} sequences; variants on a "
+            f"genome need a DNA model"
+        )
     length = args.length or scorer.inputs.input_length
     if length is None:
         raise SystemExit(
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     if fixed is not None and length != fixed:
         raise SystemExit(f"score_variants: --length {length}, but the model takes {fixed} bp")
     scorer = replace(scorer, inputs=replace(scorer.inputs, input_length=length))
-    genome = Genome(args.genome, ALPHABETS[scorer.inputs.alphabet])
+    genome = Genome(args.genome)
     on_error = "skip" if args.skip_unscorable else "raise"
     ds = VariantDataset(args.vcf, genome, length, on_error)
     scores = score_variants(scorer, ds, args)
