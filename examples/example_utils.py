@@ -12,6 +12,7 @@ import inspect
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -283,6 +284,46 @@ def write_tsv(output: str, lines: list[str], script: str) -> None:
         return
     atomic_write_text(Path(output), text)
     print(f"{script}: wrote {len(lines) - 1} rows to {output}", file=sys.stderr)
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or None (with a warning) when matplotlib is not
+    installed: the scripts then write no PNG files."""
+    try:
+        import matplotlib
+    except ImportError:
+        warnings.warn(
+            "matplotlib is not installed (pip install 'biotorch[examples]'): no PNG files",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+class _NoBar:
+    """What the scripts use of a tqdm bar, showing nothing."""
+
+    def __init__(self, iterable: Any) -> None:
+        self.iterable = iterable
+
+    def __iter__(self) -> Any:
+        return iter(self.iterable)
+
+    def set_postfix(self, **values: Any) -> None:
+        pass
+
+
+def progress(iterable: Any, desc: str, disable: bool) -> Any:
+    """A tqdm progress bar over ``iterable``, or a silent stand-in without tqdm installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar(iterable)
+    return tqdm(iterable, desc=desc, leave=False, disable=disable)
 
 
 def json_ready(obj: Any) -> Any:

@@ -35,7 +35,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, atomic_write_text, device_arg, load_scorer, run_cli
+from example_utils import (
+    ALPHABETS,
+    Scorer,
+    atomic_write_text,
+    device_arg,
+    load_scorer,
+    pyplot,
+    run_cli,
+)
 
 from biotorch import nn
 from biotorch.data import dinucleotide_shuffle, encode, one_hot, read_fasta
@@ -156,10 +164,9 @@ def shuffled_baselines(tokens, mask, alphabet, n_value: float, args) -> np.ndarr
 
 def plot(result: dict, alphabet: str, title: str, path: Path) -> None:
     """Attribution logo over the ISM heat map (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
+    if plt is None:
+        return
     from matplotlib.font_manager import FontProperties
     from matplotlib.patches import PathPatch
     from matplotlib.textpath import TextPath

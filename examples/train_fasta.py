@@ -46,6 +46,8 @@ from example_utils import (
     input_spec_for,
     json_ready,
     load_data,
+    progress,
+    pyplot,
     run_cli,
     stratified_ranks,
 )
@@ -237,11 +239,9 @@ def predict(model: Any, loader: DataLoader, task: Task, inputs: InputSpec) -> tu
 
 def plot_curves(history: list[dict], path: Path) -> None:
     """Loss and validation auROC/auPRC/accuracy per epoch, as a PNG (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is None:
+        return
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
@@ -309,8 +309,6 @@ def fit(
     validation metrics, early stopping on ``args.monitor``, ``best``/``last`` checkpoints,
     ``metrics.json`` and ``training_curve.png`` in ``args.output_dir``; ``args.resume``
     continues a run (model, optimizer, scheduler, RNG, history)."""
-    from tqdm import tqdm
-
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = checkpoint_config(
@@ -349,7 +347,7 @@ def fit(
         loader = loaders["train"]
         loader.set_epoch(epoch)
         total, seen = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=quiet)
+        bar = progress(loader, f"epoch {epoch}", quiet)
         for step, batch in enumerate(bar):
             if args.max_steps is not None and step >= args.max_steps:
                 break

@@ -74,6 +74,17 @@ def test_train_fasta_loss_falls_and_writes_outputs(binding):
     assert ckpt["config"]["inputs"]["alphabet"] == "DNA"
 
 
+def test_training_without_matplotlib_and_tqdm_writes_no_png(binding, tmp_path, monkeypatch):
+    """The examples extra is optional at run time (the GPU machines lack it)."""
+    spec, _ = binding
+    for name in ("matplotlib", "matplotlib.pyplot", "tqdm"):
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    with pytest.warns(UserWarning, match="matplotlib is not installed"):
+        result = _train(spec, tmp_path / "plain", "--epochs", "1")
+    assert result["history"] and (tmp_path / "plain" / "metrics.json").exists()
+    assert not (tmp_path / "plain" / "training_curve.png").exists()
+
+
 def test_resume_continues_exactly(binding):
     spec, d = binding
     straight = _train(spec, d / "straight", "--epochs", "3", "--patience", "9")
