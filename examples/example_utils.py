@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +268,23 @@ def load_scorer(source: str, device: str = "cpu") -> Scorer:
         inputs = input_spec_for(model, ALPHABETS[entry.alphabet], entry.n_value, entry.config)
         inputs.input_length = entry.input_length  # the training length, also for any-length models
     return Scorer(model.to(device).eval(), task, inputs, source)
+
+
+def for_windows(scorer: Scorer, length: int | None, script: str) -> Scorer:
+    """``scorer`` set up for genome windows of ``length`` bp (default: the model's or its
+    recorded training length); a fixed-length model takes only its own length."""
+    length = length or scorer.inputs.input_length
+    if length is None:
+        raise SystemExit(f"{script}: the model records no input length; give --length (bp)")
+    fixed = getattr(scorer.model, "input_length", None)
+    if fixed is not None and length != fixed:
+        raise SystemExit(f"{script}: --length {length}, but the model takes {fixed} bp")
+    if scorer.inputs.alphabet != "DNA":
+        raise SystemExit(
+            f"{script}: {scorer.source} reads {scorer.inputs.alphabet} sequences; genome "
+            f"windows need a DNA model"
+        )
+    return replace(scorer, inputs=replace(scorer.inputs, input_length=length))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

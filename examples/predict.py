@@ -8,20 +8,35 @@ logits). Fixed-length models get each sequence centre-padded/cropped to their in
 count is reported). ``--both-strands mean|max`` scores each sequence and its reverse complement
 with :class:`biotorch.models.StrandAverage` (DNA/RNA models).
 
+With ``--bed BED --genome FASTA`` instead of a FASTA file, it scores genome windows of the
+model's input length (``--length`` for models that record none) centred on each interval
+(reverse-complemented for ``-`` strand intervals); the TSV starts with the interval's
+``chrom, start, end`` (and ``name``, when the BED has one).
+
     python examples/predict.py deepbind_binding_task seqs.fa -o scores.tsv
     python examples/predict.py runs/train_fasta/best.safetensors seqs.fa --both-strands mean
+    python examples/predict.py motif_cnn_regulatory --bed peaks.bed --genome hg38.fa
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, device_arg, load_scorer, run_cli, write_tsv
+from example_utils import (
+    ALPHABETS,
+    Scorer,
+    device_arg,
+    for_windows,
+    load_scorer,
+    run_cli,
+    write_tsv,
+)
 
 import biotorch as bt
-from biotorch.data import DataLoader, FastaDataset
+from biotorch.data import DataLoader, FastaDataset, Genome, IntervalDataset, read_bed
 from biotorch.models import StrandAverage
 
 
@@ -30,7 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("model", help="checkpoint path or pretrained weights name")
-    p.add_argument("fasta", help="FASTA file to score (plain or gzip)")
+    p.add_argument("fasta", nargs="?", help="FASTA file to score (plain or gzip)")
+    p.add_argument("--bed", help="score genome windows centred on these intervals instead")
+    p.add_argument("--genome", help="reference FASTA for --bed (plain or bgzip)")
+    p.add_argument("--length", type=int, help="--bed window length (default: the model's)")
     p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
     p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
     p.add_argument("--logits", action="store_true", help="also write the raw logits")
@@ -58,9 +76,7 @@ def score_fasta(
     """(ids, lengths, probabilities, logits) of every record of ``fasta``."""
     alphabet = ALPHABETS[scorer.inputs.alphabet]
     ds = FastaDataset(fasta, alphabet)
-    model = scorer.model
-    if both_strands:
-        model = StrandAverage(model, mode=both_strands, alphabet=alphabet).eval()
+    model = _both_strands(scorer, both_strands)
     loader = DataLoader(
         _Records(ds),
         batch_sampler=_batches(ds.lengths, batch_size, scorer),
@@ -76,9 +92,38 @@ def score_fasta(
     order = np.argsort([position[rid] for rid in ids])
     ids = [ids[i] for i in order]
     out = bt.cat(logits) if len(logits) > 1 else logits[0]
-    out = out[bt.tensor(order, device=out.device)]
-    probs = scorer.task.probabilities(out).reshape(len(ids), -1)
-    return ids, ds.lengths, probs, out.detach().cpu().numpy().reshape(len(ids), -1)
+    probs, out = _scores(scorer, out[bt.tensor(order, device=out.device)])
+    return ids, ds.lengths, probs, out
+
+
+def score_intervals(
+    scorer: Scorer, table: Any, genome: Genome, both_strands: str | None, batch_size: int, device
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, logits) of the genome windows centred on the intervals of ``table``
+    (``scorer`` set up by ``for_windows``)."""
+    ds = IntervalDataset(table, genome, scorer.inputs.input_length)
+    loader = DataLoader(
+        ds, batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
+    )
+    model = _both_strands(scorer, both_strands)
+    with bt.no_grad():
+        logits = [model(scorer.inputs.model_input(batch)) for batch in loader]
+    return _scores(scorer, bt.cat(logits))
+
+
+def _both_strands(scorer: Scorer, mode: str | None) -> bt.nn.Module:
+    """The scorer's model, or its strand average (``mode`` "mean" or "max")."""
+    if not mode:
+        return scorer.model
+    alphabet = ALPHABETS[scorer.inputs.alphabet]
+    return StrandAverage(scorer.model, mode=mode, alphabet=alphabet).eval()
+
+
+def _scores(scorer: Scorer, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, logits) as ``(N, outputs)`` NumPy arrays."""
+    n = logits.shape[0]
+    probs = scorer.task.probabilities(logits).reshape(n, -1)
+    return probs, logits.detach().cpu().numpy().reshape(n, -1)
 
 
 def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[int]]:
@@ -100,23 +145,37 @@ def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if (args.fasta is None) == (args.bed is None) or (args.bed is None) != (args.genome is None):
+        raise SystemExit("predict: give a FASTA file, or --bed BED with --genome FASTA")
     scorer = load_scorer(args.model, args.device)
-    ids, lengths, probs, logits = score_fasta(
-        scorer, args.fasta, args.both_strands, args.batch_size, args.device
-    )
-    fixed = scorer.inputs.input_length
-    if fixed is not None and (lengths != fixed).any():
-        print(
-            f"predict: {int((lengths != fixed).sum())} of {len(ids)} sequences were centre-"
-            f"padded or cropped to the model's input length {fixed}",
-            file=sys.stderr,
-        )
     names = scorer.task.names
-    header = ["id", "length", *names] + ([f"logit_{n}" for n in names] if args.logits else [])
-    lines = ["\t".join(header)]
-    for i, rid in enumerate(ids):
+    logit_names = [f"logit_{n}" for n in names] if args.logits else []
+    if args.bed:
+        scorer = for_windows(scorer, args.length, "predict")
+        genome = Genome(args.genome)
+        table = read_bed(args.bed, genome)
+        probs, logits = score_intervals(
+            scorer, table, genome, args.both_strands, args.batch_size, args.device
+        )
+        keys = ["chrom", "start", "end"] + ["name"] * ("name" in table.columns)
+        rows = table[keys].astype(str).to_numpy().tolist()
+    else:
+        ids, lengths, probs, logits = score_fasta(
+            scorer, args.fasta, args.both_strands, args.batch_size, args.device
+        )
+        fixed = scorer.inputs.input_length
+        if fixed is not None and (lengths != fixed).any():
+            print(
+                f"predict: {int((lengths != fixed).sum())} of {len(ids)} sequences were centre-"
+                f"padded or cropped to the model's input length {fixed}",
+                file=sys.stderr,
+            )
+        keys = ["id", "length"]
+        rows = [[rid, str(int(n))] for rid, n in zip(ids, lengths, strict=True)]
+    lines = ["\t".join(keys + names + logit_names)]
+    for i, fields in enumerate(rows):
         values = list(probs[i]) + (list(logits[i]) if args.logits else [])
-        lines.append("\t".join([rid, str(int(lengths[i]))] + [f"{v:.6g}" for v in values]))
+        lines.append("\t".join(fields + [f"{v:.6g}" for v in values]))
     write_tsv(args.output, lines, "predict")
 
 

@@ -18,10 +18,17 @@ mean|max`` scores each window and its reverse complement (:class:`biotorch.model
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 import numpy as np
-from example_utils import ALPHABETS, Scorer, device_arg, load_scorer, run_cli, write_tsv
+from example_utils import (
+    ALPHABETS,
+    Scorer,
+    device_arg,
+    for_windows,
+    load_scorer,
+    run_cli,
+    write_tsv,
+)
 
 import biotorch as bt
 from biotorch.data import Genome, VariantDataset
@@ -81,21 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit(f"score_variants: --batch-size {args.batch_size}, expected >= 1")
-    scorer = load_scorer(args.model, args.device)
-    if scorer.inputs.alphabet != "DNA":
-        raise SystemExit(
-            f"score_variants: {args.model} reads {scorer.inputs.alphabet} sequences; variants on a "
-            f"genome need a DNA model"
-        )
-    length = args.length or scorer.inputs.input_length
-    if length is None:
-        raise SystemExit(
-            "score_variants: the model records no input length; give --length (bp per window)"
-        )
-    fixed = getattr(scorer.model, "input_length", None)
-    if fixed is not None and length != fixed:
-        raise SystemExit(f"score_variants: --length {length}, but the model takes {fixed} bp")
-    scorer = replace(scorer, inputs=replace(scorer.inputs, input_length=length))
+    scorer = for_windows(load_scorer(args.model, args.device), args.length, "score_variants")
+    length = scorer.inputs.input_length
     genome = Genome(args.genome)
     on_error = "skip" if args.skip_unscorable else "raise"
     ds = VariantDataset(args.vcf, genome, length, on_error)

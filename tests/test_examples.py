@@ -303,6 +303,34 @@ def test_score_variants_differences_match_direct_scoring(tmp_path):
     assert scores["diff"][1, 0] > 2.0  # the inserted CTCF site raises the logit
 
 
+def test_predict_bed_windows_match_direct_scoring(tmp_path):
+    rng = np.random.default_rng(10)
+    chrom = "".join(rng.choice(list("ACGT"), 500))
+    (tmp_path / "g.fa").write_text(f">chrA\n{chrom}\n")
+    intervals = [("chrA", 100, 140, "a", 0, "+"), ("chrA", 300, 330, "b", 0, "-")]
+    intervals.append(("chrA", 0, 20, "edge", 0, "+"))  # the window runs off the start: N
+    bed = tmp_path / "r.bed"
+    bed.write_text("".join("\t".join(map(str, row)) + "\n" for row in intervals))
+    out = tmp_path / "p.tsv"
+    argv = ["deepbind_binding_task", "--bed", str(bed), "--genome", str(tmp_path / "g.fa")]
+    predict.main([*argv, "--length", "101", "--logits", "-o", str(out)])
+    table = [line.split("\t") for line in out.read_text().splitlines()]
+    assert table[0] == ["chrom", "start", "end", "name", "CTCF", "logit_CTCF"]
+    assert [row[:4] for row in table[1:]] == [[str(v) for v in r[:4]] for r in intervals]
+    genome = bt.data.Genome(tmp_path / "g.fa")
+    windows = [
+        genome.fetch_tokens(c, (s + e) // 2 - 50, (s + e) // 2 + 51, strand)
+        for c, s, e, _, _, strand in intervals
+    ]
+    model = models.load_pretrained("deepbind_binding_task")
+    with bt.no_grad():
+        logits = model(bt.tensor(bt.data.one_hot(np.stack(windows), n_value=0.25))).numpy()
+    got = np.array([float(row[5]) for row in table[1:]])
+    np.testing.assert_allclose(got, logits[:, 0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit, match="give a FASTA file, or --bed BED with --genome"):
+        predict.main(["deepbind_binding_task", "--bed", str(bed)])
+
+
 def test_interpret_token_embedding_checkpoint(tmp_path):
     """A freshly trained protein Transformer: ISM on tokens and embedding x gradient."""
     rng = np.random.default_rng(4)
