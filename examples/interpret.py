@@ -25,6 +25,10 @@ training length that pretrained weights record), without padding.
 
     python examples/interpret.py deepbind_binding_task --sequence ACGT...  -o runs/interpret
     python examples/interpret.py runs/train_fasta/best.safetensors --fasta seqs.fa --max 5
+    python examples/interpret.py motif_cnn_regulatory --bed peaks.bed --genome hg38.fa --max 3
+
+``--bed BED --genome FASTA`` explains the genome windows of the model's input length (``--length``
+for models that record none) centred on the intervals, named by the BED name column.
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ from example_utils import (
     Scorer,
     atomic_write_text,
     device_arg,
+    for_windows,
     load_scorer,
     pyplot,
     run_cli,
 )
 
 from biotorch import nn
-from biotorch.data import dinucleotide_shuffle, encode, one_hot, read_fasta
+from biotorch.data import Genome, dinucleotide_shuffle, encode, one_hot, read_bed, read_fasta
 from biotorch.interpret import (
     embedding_saliency,
     embedding_x_gradient,
@@ -75,7 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("model", help="checkpoint path or pretrained weights name")
     p.add_argument("--sequence", action="append", default=[], help="a sequence (repeatable)")
     p.add_argument("--fasta", help="FASTA file of sequences")
-    p.add_argument("--max", type=int, default=10, help="at most this many FASTA records")
+    p.add_argument("--bed", help="BED intervals: explain the genome windows centred on them")
+    p.add_argument("--genome", help="reference FASTA for --bed (plain or bgzip)")
+    p.add_argument("--length", type=int, help="--bed window length (default: the model's)")
+    p.add_argument("--max", type=int, default=10, help="at most this many FASTA/BED records")
     p.add_argument("--target", default="0", help="output name or index")
     p.add_argument("-o", "--output-dir", default="runs/interpret")
     p.add_argument(
@@ -216,14 +224,36 @@ def plot(result: dict, alphabet: str, title: str, path: Path) -> None:
     tmp.replace(path)
 
 
+def genome_windows(bed: str, genome: Genome, length: int) -> list[tuple[str, str]]:
+    """``(id, sequence)`` of the ``length``-bp windows centred on the intervals of ``bed``
+    (reverse-complemented on the ``-`` strand); ids are the BED names, else ``chrom:start-end``."""
+    table = read_bed(bed, genome)
+    records = []
+    for row in table.itertuples(index=False):
+        start = (row.start + row.end) // 2 - length // 2
+        strand = getattr(row, "strand", "+")
+        name = getattr(row, "name", None) or f"{row.chrom}:{row.start}-{row.end}"
+        records.append((str(name), genome.fetch(row.chrom, start, start + length, strand)))
+    return records
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     scorer = load_scorer(args.model, args.device)
     records = [(f"seq{i + 1}", s) for i, s in enumerate(args.sequence)]
     if args.fasta:
         records += [(r.id, r.sequence) for r in read_fasta(args.fasta)][: args.max]
+    if args.bed:
+        if args.genome is None:
+            raise SystemExit("interpret: --bed needs --genome FASTA")
+        scorer = for_windows(scorer, args.length, "interpret")
+        records += genome_windows(args.bed, Genome(args.genome), scorer.inputs.input_length)[
+            : args.max
+        ]
     if not records:
-        raise SystemExit("interpret: give --sequence SEQ (repeatable) or --fasta FILE")
+        raise SystemExit(
+            "interpret: give --sequence SEQ (repeatable), --fasta FILE or --bed BED --genome FASTA"
+        )
     target = target_index(scorer, args.target)
     alphabet = scorer.inputs.alphabet
     out = Path(args.output_dir)

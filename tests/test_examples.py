@@ -303,7 +303,7 @@ def test_score_variants_differences_match_direct_scoring(tmp_path):
     assert scores["diff"][1, 0] > 2.0  # the inserted CTCF site raises the logit
 
 
-def test_predict_bed_windows_match_direct_scoring(tmp_path):
+def test_predict_and_interpret_bed_windows_match_direct_scoring(tmp_path):
     rng = np.random.default_rng(10)
     chrom = "".join(rng.choice(list("ACGT"), 500))
     (tmp_path / "g.fa").write_text(f">chrA\n{chrom}\n")
@@ -329,6 +329,11 @@ def test_predict_bed_windows_match_direct_scoring(tmp_path):
     np.testing.assert_allclose(got, logits[:, 0], rtol=1e-4, atol=1e-5)
     with pytest.raises(SystemExit, match="give a FASTA file, or --bed BED with --genome"):
         predict.main(["deepbind_binding_task", "--bed", str(bed)])
+    explained = interpret.main([*argv, "--length", "101", "-o", str(tmp_path / "i")])
+    assert list(explained) == ["a", "b", "edge"]
+    assert explained["b"]["reference"] == bt.data.decode(windows[1])  # minus strand
+    assert explained["edge"]["reference"].startswith("N" * 30)
+    np.testing.assert_allclose(explained["a"]["logit"], logits[0, 0], rtol=1e-4)
 
 
 def test_interpret_token_embedding_checkpoint(tmp_path):
