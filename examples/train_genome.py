@@ -43,10 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     d = p.add_argument_group("data")
-    d.add_argument("--genome", default=str(GENOME / "genome.fa.gz"), help="FASTA (or bgzip)")
-    d.add_argument("--peaks", help="NAME=BED,... (default: datasets/genome/peaks/*)")
-    d.add_argument("--blacklist", default=str(GENOME / "blacklist.bed"))
-    d.add_argument("--val-chroms", help="comma-separated (default: datasets/genome/holdout.json)")
+    d.add_argument("--genome", help="FASTA or bgzip (default: the embedded synthetic genome)")
+    d.add_argument(
+        "--peaks", help="NAME=BED,... (needed with --genome; default: the embedded sets)"
+    )
+    d.add_argument("--blacklist", help="BED of regions to avoid (default: the embedded genome's)")
+    d.add_argument("--val-chroms", help="comma-separated (needed with --genome)")
     d.add_argument("--test-chroms", help="comma-separated")
     d.add_argument("--length", type=int, default=300, help="window length (bp)")
     d.add_argument("--bin-size", type=int, default=200, help="centre bin for the targets")
@@ -65,6 +67,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--resume")
     r.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    if args.genome is None:  # the embedded genome, with its peaks, blacklist and holdout
+        args.genome = str(GENOME / "genome.fa.gz")
+        args.peaks = args.peaks or ",".join(
+            f"{f.name.split('.')[0]}={f}" for f in sorted((GENOME / "peaks").glob("*"))
+        )
+        args.blacklist = args.blacklist or str(GENOME / "blacklist.bed")
+        if not (args.val_chroms or args.test_chroms):
+            split = json.loads((GENOME / "holdout.json").read_text())
+            args.val_chroms, args.test_chroms = (",".join(split[k]) for k in ("validation", "test"))
+    elif args.peaks is None or args.val_chroms is None:
+        p.error("with your own --genome, give --peaks NAME=BED,... and --val-chroms CHROMS")
     if args.model_arg is None:
         args.model_arg = DEFAULT_MODEL_ARGS.get(args.model, [])
     return args
@@ -83,26 +96,16 @@ class FixedWindows(Dataset):
         return self.sampler[i]
 
 
-def peak_files(spec: str | None) -> dict[str, str]:
-    if spec:
-        return dict(part.split("=", 1) for part in spec.split(","))
-    files = sorted((GENOME / "peaks").glob("*"))
-    return {f.name.split(".")[0]: str(f) for f in files}
-
-
 def holdout(args: argparse.Namespace) -> dict[str, list[str]]:
-    if args.val_chroms or args.test_chroms:
-        out = {"validation": (args.val_chroms or "").split(","), "test": []}
-        if args.test_chroms:
-            out["test"] = args.test_chroms.split(",")
-        return {k: [c for c in v if c] for k, v in out.items() if any(v)}
-    return json.loads((GENOME / "holdout.json").read_text())
+    """The held-out chromosomes, by split."""
+    out = {"validation": args.val_chroms, "test": args.test_chroms}
+    return {k: v.split(",") for k, v in out.items() if v}
 
 
 def run(args: argparse.Namespace) -> dict:
     bt.manual_seed(args.seed)
     genome = Genome(args.genome)
-    peaks = peak_files(args.peaks)
+    peaks = dict(part.split("=", 1) for part in args.peaks.split(","))
     split = holdout(args)
     common = dict(
         genome=genome,

@@ -444,7 +444,7 @@ def test_train_genome_short_run(tmp_path):
         beds[t] = str(tmp_path / f"{t}.bed.gz")
     result = train_genome.main(
         ["--genome", str(fa), "--peaks", ",".join(f"{k}={v}" for k, v in beds.items())]
-        + ["--blacklist", "", "--val-chroms", "chr2", "--test-chroms", "chr3", "--length", "200"]
+        + ["--val-chroms", "chr2", "--test-chroms", "chr3", "--length", "200"]
         + [
             "--epochs",
             "1",
@@ -459,6 +459,13 @@ def test_train_genome_short_run(tmp_path):
     )
     assert result["targets"] == ["A", "B"] and result["test"]["n_targets"] == 2
     assert result["model"] == "masked_cnn" and result["num_params"] == 128 * 4 * 19 + 128 + 2 * 257
+    # A genome of one's own never gets the embedded genome's peaks, blacklist or holdout.
+    for missing in (["--peaks", "A=" + beds["A"]], ["--val-chroms", "chr2"]):
+        with pytest.raises(SystemExit):
+            train_genome.parse_args(["--genome", str(fa), *missing])
+    args = train_genome.parse_args(["--genome", str(fa), "--peaks", "A=a.bed", "--val-chroms", "c"])
+    assert args.blacklist is None and args.test_chroms is None
+    assert train_genome.holdout(args) == {"validation": ["c"]}
     assert (tmp_path / "o" / "best.safetensors").exists()
 
 
