@@ -171,7 +171,12 @@ def split_data(args: argparse.Namespace) -> tuple[dict[str, Augmented], Task]:
     """Train/val(/test) datasets and the task, from the data specs or fractions."""
     specs = {"train": args.data, "val": args.val_data, "test": args.test_data}
     if args.data is None:
-        specs = {**default_data(), **{k: v for k, v in specs.items() if v}}
+        if args.val_data or args.test_data or args.labels:
+            raise SystemExit(
+                "train_fasta: --val-data, --test-data and --labels describe your data; give "
+                "--data too (without --data, all three splits are the embedded binding task)"
+            )
+        specs = default_data()
     alphabet = alphabet_named(args.alphabet)
     options = dict(
         alphabet=alphabet,

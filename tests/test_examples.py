@@ -169,6 +169,12 @@ def test_scripts_report_bad_input_in_one_line(tmp_path, argv, message):
     assert message.format(d=tmp_path) in done.stderr
 
 
+def test_own_validation_data_needs_own_training_data(binding):
+    spec, _ = binding
+    with pytest.raises(SystemExit, match="give --data too"):
+        train_fasta.main(["--val-data", spec, "--epochs", "1", "--quiet"])
+
+
 def test_device_name_is_checked_before_any_work(capsys):
     with pytest.raises(SystemExit) as bad_name:
         predict.main(["deepbind_binding_task", "unused.fa", "--device", "gpu"])
