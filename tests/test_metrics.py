@@ -389,3 +389,56 @@ def test_evaluate_multiclass():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_is_a_percentile_interval_over_joint_row_resamples():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = y + rng.normal(0, 1.0, 200)
+    result = m.bootstrap(m.roc_auc, y, s, n_resamples=300, seed=7)
+    draws = np.random.default_rng(7)
+    expected = []
+    for _ in range(300):
+        rows = draws.integers(0, 200, 200)
+        expected.append(m.roc_auc(y[rows], s[rows]))
+    assert result.estimate == m.roc_auc(y, s) and result.n_valid == 300
+    np.testing.assert_allclose(
+        [result.low, result.high], np.quantile(expected, [0.025, 0.975]), rtol=1e-12
+    )
+    np.testing.assert_allclose(result.standard_error, np.std(expected), rtol=1e-12)
+
+
+def test_bootstrap_standard_error_of_a_mean_and_paired_differences():
+    x = np.random.default_rng(1).normal(0, 2.0, 400)
+    result = m.bootstrap(np.mean, x, n_resamples=2000, confidence_level=0.9)
+    assert abs(result.standard_error / (2.0 / np.sqrt(400)) - 1) < 0.1
+    assert result.low < x.mean() < result.high and result.confidence_level == 0.9
+    y = (x > 0).astype(int)
+    same = m.bootstrap(lambda t, a, b: m.roc_auc(t, a) - m.roc_auc(t, b), y, x, x)
+    assert (same.low, same.estimate, same.high) == (0.0, 0.0, 0.0)
+
+
+def test_bootstrap_leaves_out_undefined_resamples_and_says_so():
+    y = np.array([1] * 4 + [0] * 36)
+    s = np.linspace(0, 1, 40)
+    result = m.bootstrap(m.roc_auc, y, s, n_resamples=500)
+    assert 450 <= result.n_valid < 500  # about (36/40)**40 = 1.5% of resamples have no positive
+    with pytest.raises(ValueError, match="undefined on .* of 500 resamples"):
+        m.bootstrap(m.roc_auc, y[2:], s[2:], n_resamples=500)  # (36/38)**38: 13%
+
+
+@pytest.mark.parametrize(
+    "kwargs, data, match",
+    [
+        ({}, (np.zeros(3), np.zeros(4)), "share a non-zero first dimension"),
+        ({"n_resamples": 0}, (np.zeros(3),), "n_resamples=0"),
+        ({"confidence_level": 1.0}, (np.zeros(3),), "confidence_level=1.0"),
+        ({}, (), "give the data arrays"),
+    ],
+)
+def test_bootstrap_errors(kwargs, data, match):
+    with pytest.raises(ValueError, match=match):
+        m.bootstrap(np.mean, *data, **kwargs)
