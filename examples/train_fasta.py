@@ -53,6 +53,7 @@ from example_utils import (
 )
 
 import biotorch as bt
+from biotorch import metrics
 from biotorch.data import BucketBatchSampler, DataLoader, Dataset
 from biotorch.data.datasets import current_rng
 from biotorch.data.transforms import (
@@ -148,6 +149,13 @@ def add_training_arguments(group: argparse._ArgumentGroup, epochs: int, patience
     )
     group.add_argument("--monitor", default="loss", choices=sorted(MONITORS))
     group.add_argument("--max-steps", type=int, help="stop each epoch after this many steps")
+    group.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add a 95%% bootstrap interval (N resamples) to the final auROC",
+    )
 
 
 class Augmented(Dataset):
@@ -407,15 +415,30 @@ def fit(
         if name in loaders:
             loss, y, p = predict(model, loaders[name], task, inputs)
             result[name] = {"loss": loss, **task.evaluate(y, p)}
+            if args.bootstrap:
+                result[name]["auroc_ci95"] = auroc_interval(y, p, args.bootstrap, name)
     atomic_write_text(out / "metrics.json", json.dumps(json_ready(result), indent=1))
     final = result.get("test", result["val"])
+    ci = final.get("auroc_ci95")
+    interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
     print(
         f"best epoch {state['best_epoch']}: {'test' if 'test' in result else 'val'} "
-        f"auROC {final['auroc']:.4f}  auPRC {final['auprc']:.4f}  accuracy "
+        f"auROC {final['auroc']:.4f}{interval}  auPRC {final['auprc']:.4f}  accuracy "
         f"{final['accuracy']:.4f}; wrote {out}/best.safetensors, metrics.json, "
         f"training_curve.png"
     )
     return result
+
+
+def auroc_interval(y: np.ndarray, p: np.ndarray, resamples: int, split: str) -> list | None:
+    """The 95% bootstrap interval of the (macro) auROC, or None (said on stderr) when too many
+    resamples lack a class."""
+    try:
+        ci = metrics.bootstrap(metrics.roc_auc, y, p, n_resamples=resamples)
+    except ValueError as err:
+        print(f"train_fasta: no bootstrap interval on {split}: {err}", file=sys.stderr)
+        return None
+    return [ci.low, ci.high]
 
 
 def save_checkpoint(

@@ -60,10 +60,12 @@ def _train(spec, out, *extra):
 
 def test_train_fasta_loss_falls_and_writes_outputs(binding):
     spec, d = binding
-    result = _train(spec, d / "run", "--epochs", "4", "--test-fraction", "0.2")
+    result = _train(spec, d / "run", "--epochs", "4", "--test-fraction", "0.2", "--bootstrap", "99")
     losses = [h["train_loss"] for h in result["history"]]
     assert losses[-1] < losses[0] - 0.05
     assert result["val"]["auroc"] > 0.8 and result["test"]["n_samples"] == 64
+    low, high = result["test"]["auroc_ci95"]
+    assert low <= result["test"]["auroc"] <= high and high - low > 0
     for name in ("best.safetensors", "last.safetensors", "metrics.json", "training_curve.png"):
         assert (d / "run" / name).stat().st_size > 0
     saved = json.loads((d / "run" / "metrics.json").read_text())
@@ -133,7 +135,7 @@ def test_multilabel_table_names_targets_by_column_with_shift_augmentation(tmp_pa
     result = train_fasta.main(
         ["--data", str(tmp_path / "t.csv"), "--label-column", "AP1,poly_A", "--epochs", "1"]
         + ["--model", "deepbind", "--max-shift", "5", "--output-dir", str(tmp_path / "o")]
-        + ["--lr-patience", "3", "--quiet"]
+        + ["--lr-patience", "3", "--bootstrap", "50", "--quiet"]
     )
     assert bt.load(tmp_path / "o" / "last.safetensors")["scheduler"]["patience"] == 3
     assert result["task"] == "multilabel" and result["targets"] == ["AP1", "poly_A"]
