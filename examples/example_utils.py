@@ -25,6 +25,7 @@ import biotorch.nn.functional as F
 from biotorch import metrics
 from biotorch.data import DNA, PROTEIN, RNA, Alphabet, Batch, SequenceCollator
 from biotorch.data.fasta import FastaDataset, SequenceTableDataset
+from biotorch.models import StrandAverage
 from biotorch.models.registry import get_model, get_model_weights, load_pretrained
 
 REPO = Path(__file__).resolve().parent.parent
@@ -285,6 +286,15 @@ def for_windows(scorer: Scorer, length: int | None, script: str) -> Scorer:
             f"windows need a DNA model"
         )
     return replace(scorer, inputs=replace(scorer.inputs, input_length=length))
+
+
+def strand_model(scorer: Scorer, mode: str | None) -> bt.nn.Module:
+    """The scorer's model, or its average (``mode="mean"``) or maximum (``"max"``) over both
+    strands (:class:`biotorch.models.StrandAverage`)."""
+    if not mode:
+        return scorer.model
+    alphabet = ALPHABETS[scorer.inputs.alphabet]
+    return StrandAverage(scorer.model, mode=mode, alphabet=alphabet).eval()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

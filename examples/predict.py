@@ -32,12 +32,12 @@ from example_utils import (
     for_windows,
     load_scorer,
     run_cli,
+    strand_model,
     write_tsv,
 )
 
 import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset, Genome, IntervalDataset, read_bed
-from biotorch.models import StrandAverage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,7 +76,7 @@ def score_fasta(
     """(ids, lengths, probabilities, logits) of every record of ``fasta``."""
     alphabet = ALPHABETS[scorer.inputs.alphabet]
     ds = FastaDataset(fasta, alphabet)
-    model = _both_strands(scorer, both_strands)
+    model = strand_model(scorer, both_strands)
     loader = DataLoader(
         _Records(ds),
         batch_sampler=_batches(ds.lengths, batch_size, scorer),
@@ -105,18 +105,10 @@ def score_intervals(
     loader = DataLoader(
         ds, batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
     )
-    model = _both_strands(scorer, both_strands)
+    model = strand_model(scorer, both_strands)
     with bt.no_grad():
         logits = [model(scorer.inputs.model_input(batch)) for batch in loader]
     return _scores(scorer, bt.cat(logits))
-
-
-def _both_strands(scorer: Scorer, mode: str | None) -> bt.nn.Module:
-    """The scorer's model, or its strand average (``mode`` "mean" or "max")."""
-    if not mode:
-        return scorer.model
-    alphabet = ALPHABETS[scorer.inputs.alphabet]
-    return StrandAverage(scorer.model, mode=mode, alphabet=alphabet).eval()
 
 
 def _scores(scorer: Scorer, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -21,18 +21,17 @@ import argparse
 
 import numpy as np
 from example_utils import (
-    ALPHABETS,
     Scorer,
     device_arg,
     for_windows,
     load_scorer,
     run_cli,
+    strand_model,
     write_tsv,
 )
 
 import biotorch as bt
 from biotorch.data import Genome, VariantDataset
-from biotorch.models import StrandAverage
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,10 +65,7 @@ def window_logits(
 def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace) -> dict:
     """Reference and alternative probabilities and the logit differences, ``(variants,
     outputs)`` each."""
-    model = scorer.model
-    if args.both_strands:
-        alphabet = ALPHABETS[scorer.inputs.alphabet]
-        model = StrandAverage(model, mode=args.both_strands, alphabet=alphabet).eval()
+    model = strand_model(scorer, args.both_strands)
     parts: dict[str, list[np.ndarray]] = {"ref": [], "alt": [], "diff": []}
     with bt.no_grad():
         for start in range(0, len(ds), args.batch_size):
