@@ -149,7 +149,7 @@ class VariantDataset(Dataset):
         left = self.length // 2
         start = first - left
         ref = self.genome.fetch_tokens(chrom, start, start + self.length)
-        alt = encode(self._alts[i], self.genome.alphabet).astype(np.int8)
+        alt = encode(self._alts[i], self.genome.alphabet)
         after = first + int(self._ref_lengths[i])
         fill = max(self.length - left - len(alt), 0)
         right = self.genome.fetch_tokens(chrom, after, after + fill)
