@@ -288,6 +288,21 @@ def for_windows(scorer: Scorer, length: int | None, script: str) -> Scorer:
     return replace(scorer, inputs=replace(scorer.inputs, input_length=length))
 
 
+def add_scoring_arguments(p: argparse.ArgumentParser, batch_size: int) -> None:
+    """The output, strand, batch and device options of the scoring scripts."""
+    p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
+    p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--device", default="cpu", type=device_arg)
+
+
+def scores_of(scorer: Scorer, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, logits) as ``(N, outputs)`` NumPy arrays."""
+    n = logits.shape[0]
+    probs = scorer.task.probabilities(logits).reshape(n, -1)
+    return probs, logits.detach().cpu().numpy().reshape(n, -1)
+
+
 def strand_model(scorer: Scorer, mode: str | None) -> bt.nn.Module:
     """The scorer's model, or its average (``mode="mean"``) or maximum (``"max"``) over both
     strands (:class:`biotorch.models.StrandAverage`)."""

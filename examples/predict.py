@@ -28,10 +28,11 @@ import numpy as np
 from example_utils import (
     ALPHABETS,
     Scorer,
-    device_arg,
+    add_scoring_arguments,
     for_windows,
     load_scorer,
     run_cli,
+    scores_of,
     strand_model,
     write_tsv,
 )
@@ -49,11 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bed", help="score genome windows centred on these intervals instead")
     p.add_argument("--genome", help="reference FASTA for --bed (plain or bgzip)")
     p.add_argument("--length", type=int, help="--bed window length (default: the model's)")
-    p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
-    p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
     p.add_argument("--logits", action="store_true", help="also write the raw logits")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu", type=device_arg)
+    add_scoring_arguments(p, batch_size=256)
     return p.parse_args(argv)
 
 
@@ -92,7 +90,7 @@ def score_fasta(
     order = np.argsort([position[rid] for rid in ids])
     ids = [ids[i] for i in order]
     out = bt.cat(logits) if len(logits) > 1 else logits[0]
-    probs, out = _scores(scorer, out[bt.tensor(order, device=out.device)])
+    probs, out = scores_of(scorer, out[bt.tensor(order, device=out.device)])
     return ids, ds.lengths, probs, out
 
 
@@ -108,14 +106,7 @@ def score_intervals(
     model = strand_model(scorer, both_strands)
     with bt.no_grad():
         logits = [model(scorer.inputs.model_input(batch)) for batch in loader]
-    return _scores(scorer, bt.cat(logits))
-
-
-def _scores(scorer: Scorer, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, logits) as ``(N, outputs)`` NumPy arrays."""
-    n = logits.shape[0]
-    probs = scorer.task.probabilities(logits).reshape(n, -1)
-    return probs, logits.detach().cpu().numpy().reshape(n, -1)
+    return scores_of(scorer, bt.cat(logits))
 
 
 def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[int]]:

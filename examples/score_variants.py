@@ -22,10 +22,11 @@ import argparse
 import numpy as np
 from example_utils import (
     Scorer,
-    device_arg,
+    add_scoring_arguments,
     for_windows,
     load_scorer,
     run_cli,
+    scores_of,
     strand_model,
     write_tsv,
 )
@@ -41,16 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("model", help="checkpoint path or pretrained weights name")
     p.add_argument("--genome", required=True, help="reference FASTA (plain or bgzip)")
     p.add_argument("--vcf", required=True, help="variants (VCF, plain or gzip)")
-    p.add_argument("-o", "--output", default="-", help="TSV path ('-': standard output)")
     p.add_argument("--length", type=int, help="window length (default: the model's)")
-    p.add_argument("--both-strands", choices=("mean", "max"), help="average/max over strands")
     p.add_argument(
         "--skip-unscorable",
         action="store_true",
         help="drop symbolic alleles and REF mismatches with a warning instead of stopping",
     )
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--device", default="cpu", type=device_arg)
+    add_scoring_arguments(p, batch_size=128)
     return p.parse_args(argv)
 
 
@@ -73,8 +71,7 @@ def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace)
             ref = window_logits(scorer, model, [r for r, _ in pairs], args.device)
             alt = window_logits(scorer, model, [a for _, a in pairs], args.device)
             for name, logits in (("ref", ref), ("alt", alt)):
-                probs = scorer.task.probabilities(logits)
-                parts[name].append(np.asarray(probs).reshape(len(pairs), -1))
+                parts[name].append(scores_of(scorer, logits)[0])
             parts["diff"].append((alt - ref).cpu().numpy())
     width = len(scorer.task.names)
     return {k: np.concatenate(v) if v else np.zeros((0, width)) for k, v in parts.items()}
