@@ -125,6 +125,53 @@ def test_gradcheck(make, input_spec, target_spec):
     assert gradcheck(lambda inp: loss(inp, target), [x], atol=1e-5, rtol=1e-3)
 
 
+# Class-index losses whose targets below are all ignore_index: the mean is nan (0/0), and the
+# gradients are zero, as in PyTorch.
+IGNORING = [
+    pytest.param(lambda m, T: m.CrossEntropyLoss(), id="ce"),
+    pytest.param(
+        lambda m, T: m.CrossEntropyLoss(
+            weight=T([1.0, 2.0, 0.5, 1.5]), ignore_index=2, label_smoothing=0.1
+        ),
+        id="ce-weighted-smooth",
+    ),
+    pytest.param(lambda m, T: m.NLLLoss(), id="nll"),
+    pytest.param(
+        lambda m, T: m.NLLLoss(weight=T([1.0, 2.0, 0.5, 1.5]), ignore_index=3), id="nll-w"
+    ),
+]
+
+
+def _all_ignored(lib, loss):
+    """Logits ``(2, 4, 3)`` (requiring grad) and targets ``(2, 3)``, all ``loss.ignore_index``."""
+    x = np.random.default_rng(5).standard_normal((2, 4, 3)).astype(np.float32)
+    target = np.full((2, 3), loss.ignore_index)
+    return lib.tensor(x, requires_grad=True), lib.tensor(target)
+
+
+@pytest.mark.parametrize("make", IGNORING)
+def test_all_targets_ignored_nan_mean_zero_gradients(make):
+    loss = make(nn, lambda v: bt.tensor(v, dtype=bt.float32))
+    x, target = _all_ignored(bt, loss)
+    out = loss(x, target)
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 4, 3)))
+
+
+@pytest.mark.parametrize("make", IGNORING)
+def test_all_targets_ignored_torch_parity(make):
+    torch = pytest.importorskip("torch")
+    ours = make(nn, lambda v: bt.tensor(v, dtype=bt.float32))
+    theirs = make(torch.nn, lambda v: torch.tensor(v, dtype=torch.float32))
+    (b_x, b_t), (t_x, t_t) = _all_ignored(bt, ours), _all_ignored(torch, theirs)
+    b_out, t_out = ours(b_x, b_t), theirs(t_x, t_t)
+    np.testing.assert_array_equal(b_out.detach().numpy(), t_out.detach().numpy())
+    b_out.backward()
+    t_out.backward()
+    np.testing.assert_array_equal(b_x.grad.numpy(), t_x.grad.numpy())
+
+
 def test_weights_are_buffers():
     loss = nn.BCEWithLogitsLoss(weight=bt.ones(3), pos_weight=bt.full((3,), 2.0))
     assert list(loss.state_dict()) == ["weight", "pos_weight"]

@@ -278,12 +278,158 @@ def test_cross_entropy_is_stable_for_large_logits():
     np.testing.assert_allclose(x.grad.numpy(), [[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
 
 
-@pytest.mark.parametrize("fn", [BF.cross_entropy, lambda x, t, **k: BF.nll_loss(x, t, **k)])
-@pytest.mark.parametrize("reduction, expected", [("mean", np.nan), ("sum", 0.0)])
-def test_all_targets_ignored(fn, reduction, expected):
+# -- every target ignored: a nan mean (0/0) but zero gradients, as PyTorch ------------------------
+# Inputs (C,), (N, C) and (N, C, d1, d2) with every target equal to ignore_index.
+ALL_IGNORED = {
+    "1d": ((4,), np.array(-100)),
+    "2d": ((3, 4), np.full(3, -100)),
+    "4d": ((2, 4, 3, 2), np.full((2, 3, 2), -100)),
+}
+# Class-index losses as fn(F, lib, reduction, x, target).
+CLASS_INDEX_LOSSES = {
+    "ce": lambda F, L, r, x, t: F.cross_entropy(x, t, reduction=r),
+    "ce_weight": lambda F, L, r, x, t: F.cross_entropy(
+        x, t, weight=const(L, CLASS_W4, x), reduction=r
+    ),
+    "ce_smoothing": lambda F, L, r, x, t: F.cross_entropy(x, t, reduction=r, label_smoothing=0.2),
+    "ce_weight_smoothing": lambda F, L, r, x, t: F.cross_entropy(
+        x, t, weight=const(L, CLASS_W4, x), reduction=r, label_smoothing=0.2
+    ),
+    "nll": lambda F, L, r, x, t: F.nll_loss(x, t, reduction=r),
+    "nll_weight": lambda F, L, r, x, t: F.nll_loss(x, t, weight=const(L, CLASS_W4, x), reduction=r),
+}
+IGNORED_PARAMS = [
+    pytest.param(loss, shape, r, id=f"{loss}-{shape}-{r}")
+    for loss in CLASS_INDEX_LOSSES
+    for shape in ALL_IGNORED
+    for r in ("none", "mean", "sum")
+]
+
+
+def class_index_loss(loss, F, lib, reduction, target):
+    fn = CLASS_INDEX_LOSSES[loss]
+    return lambda x: fn(F, lib, reduction, x, const(lib, target, x))
+
+
+@pytest.mark.parametrize("loss, shape, reduction", IGNORED_PARAMS)
+def test_all_targets_ignored_give_zero_gradients(loss, shape, reduction):
+    input_shape, target = ALL_IGNORED[shape]
+    expected = {"mean": np.nan, "sum": 0.0, "none": np.zeros(target.shape)}[reduction]
+    for upstream in (1.0, np.nan):  # ignored targets get nothing, whatever flows back
+        x = biotorch.randn(*input_shape, requires_grad=True)
+        out = class_index_loss(loss, BF, biotorch, reduction, target)(x)
+        np.testing.assert_array_equal(out.detach().numpy(), expected)
+        out.backward(biotorch.full(out.shape, upstream))
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros(input_shape))
+
+
+@pytest.mark.parametrize("loss, shape, reduction", IGNORED_PARAMS)
+def test_all_targets_ignored_torch_parity(loss, shape, reduction):
+    torch = pytest.importorskip("torch")
+    input_shape, target = ALL_IGNORED[shape]
+    check_torch_parity(
+        class_index_loss(loss, BF, biotorch, reduction, target),
+        class_index_loss(loss, torch.nn.functional, torch, reduction, target),
+        2 * normal(*input_shape),
+    )
+
+
+# Targets whose classes all weigh 0, and one ignored: PyTorch's mean is nan (also with label
+# smoothing), the kept rows' gradients are nan and the ignored row's stay 0.
+ZERO_WEIGHT = np.array([0.0, 0.0, 1.0, 2.0])
+ZERO_WEIGHT_TARGET = np.array([0, 1, -100])
+ZERO_WEIGHT_LOSSES = {
+    "ce": lambda F, L, x, t: F.cross_entropy(x, t, weight=const(L, ZERO_WEIGHT, x)),
+    "ce_smoothing": lambda F, L, x, t: F.cross_entropy(
+        x, t, weight=const(L, ZERO_WEIGHT, x), label_smoothing=0.3
+    ),
+    "nll": lambda F, L, x, t: F.nll_loss(x, t, weight=const(L, ZERO_WEIGHT, x)),
+}
+
+
+@pytest.mark.parametrize("loss", list(ZERO_WEIGHT_LOSSES))
+def test_zero_summed_weight_mean_is_nan_and_ignored_rows_get_zero(loss):
     x = biotorch.randn(3, 4, requires_grad=True)
-    loss = fn(x, biotorch.tensor([-100, -100, -100]), reduction=reduction)
-    np.testing.assert_equal(loss.item(), expected)
+    out = ZERO_WEIGHT_LOSSES[loss](BF, biotorch, x, biotorch.tensor(ZERO_WEIGHT_TARGET))
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.numpy()[2], np.zeros(4))
+
+
+@pytest.mark.parametrize("loss", list(ZERO_WEIGHT_LOSSES))
+def test_zero_summed_weight_torch_parity(loss):
+    torch = pytest.importorskip("torch")
+    fn = ZERO_WEIGHT_LOSSES[loss]
+    check_torch_parity(
+        lambda x: fn(BF, biotorch, x, const(biotorch, ZERO_WEIGHT_TARGET, x)),
+        lambda x: fn(torch.nn.functional, torch, x, const(torch, ZERO_WEIGHT_TARGET, x)),
+        normal(3, 4),
+    )
+
+
+# Other means over nothing, which already match PyTorch (kept so they stay so): zero per-element
+# weights divide 0 by 0 (nan loss and, through the weights, nan gradients, as PyTorch's own
+# composite), and empty batches give a nan mean with empty gradients.
+ZEROS = np.zeros((3, 5))
+EMPTY = np.zeros((0, 4))
+NOTHING_CASES = {
+    "mse_zero_weight": (
+        lambda F, L, r, x, t, w: F.mse_loss(x, t, reduction=r, weight=w),
+        [normal(3, 5), normal(3, 5), ZEROS],
+    ),
+    "l1_zero_weight": (
+        lambda F, L, r, x, t, w: F.l1_loss(x, t, reduction=r, weight=w),
+        [normal(3, 5), normal(3, 5), ZEROS],
+    ),
+    "huber_zero_weight": (
+        lambda F, L, r, x, t: F.huber_loss(x, t, reduction=r, weight=const(L, ZEROS, x)),
+        [normal(3, 5), normal(3, 5)],
+    ),
+    "bce_zero_weight": (
+        lambda F, L, r, x, t: F.binary_cross_entropy(
+            x, t, reduction=r, weight=const(L, ZEROS[0], x)
+        ),
+        [uniform(0.05, 0.95, (3, 5)), uniform(0.0, 1.0, (3, 5))],
+    ),
+    "bce_logits_zero_weight": (
+        lambda F, L, r, x, t: F.binary_cross_entropy_with_logits(
+            x, t, reduction=r, weight=const(L, ZEROS, x), pos_weight=const(L, ZEROS[0], x)
+        ),
+        [normal(3, 5), uniform(0.0, 1.0, (3, 5))],
+    ),
+    "mse_empty": (lambda F, L, r, x, t: F.mse_loss(x, t, reduction=r), [EMPTY, EMPTY]),
+    "bce_logits_empty": (
+        lambda F, L, r, x, t: F.binary_cross_entropy_with_logits(x, t, reduction=r),
+        [EMPTY, EMPTY],
+    ),
+    "kl_empty": (lambda F, L, r, x, t: F.kl_div(x, t, reduction=r), [EMPTY, EMPTY]),
+    "cross_entropy_probs_empty": (
+        lambda F, L, r, x, t: F.cross_entropy(x, t, reduction=r, label_smoothing=0.1),
+        [EMPTY, EMPTY],
+    ),
+    "cross_entropy_empty": (
+        lambda F, L, r, x: F.cross_entropy(
+            x, const(L, np.zeros(0, np.int64), x), reduction=r, label_smoothing=0.1
+        ),
+        [EMPTY],
+    ),
+    "nll_empty_ncl": (
+        lambda F, L, r, x: F.nll_loss(x, const(L, np.zeros((2, 0), np.int64), x), reduction=r),
+        [np.zeros((2, 4, 0))],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(NOTHING_CASES))
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_means_over_nothing_torch_parity(name, reduction):
+    torch = pytest.importorskip("torch")
+    fn, arrays = NOTHING_CASES[name]
+    check_torch_parity(
+        lambda *xs: fn(BF, biotorch, reduction, *xs),
+        lambda *xs: fn(torch.nn.functional, torch, reduction, *xs),
+        *arrays,
+    )
 
 
 def test_empty_batch_mean_is_nan_like_torch():

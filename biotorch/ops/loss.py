@@ -216,6 +216,12 @@ def _per_element(grad, reduction: str, count, shape2):
     return up.reshape(shape2) if reduction == "none" else up
 
 
+def _kept_upstream(xp, grad, reduction: str, count, keep):
+    """Upstream gradient of each ``(N, D)`` class-index loss element, 0 where the target is
+    ignored: PyTorch skips those, so a mean over no targets (0/0, nan) leaves zero gradients."""
+    return xp.where(keep, _per_element(grad, reduction, count, keep.shape), 0.0)
+
+
 # -- ops ----------------------------------------------------------------------------------------
 class _DiffLoss(Function):
     """Elementwise loss of ``input - target`` (broadcast), reduced. Subclasses define
@@ -442,18 +448,18 @@ class NLLLoss(Function):
     def forward(ctx, input, target, weight, ignore_index, reduction):
         xp = array_module(input)
         shape = _n_c_d(input.shape)
-        safe, _, w = _targets(xp, target, weight, ignore_index, shape, input.dtype)
+        safe, keep, w = _targets(xp, target, weight, ignore_index, shape, input.dtype)
         loss = _picked(input.reshape(shape), safe)
         loss *= -w
         ctx.reduction, ctx.shape, ctx.input_shape = reduction, shape, input.shape
         ctx.count = w.sum() if reduction == "mean" else None
-        ctx.safe, ctx.w = safe, w
+        ctx.safe, ctx.keep, ctx.w = safe, keep, w
         return _reduce(loss.reshape(target.shape), reduction, ctx.count)
 
     @staticmethod
     def backward(ctx, grad):
         xp = array_module(grad)
-        up = _per_element(grad, ctx.reduction, ctx.count, ctx.w.shape)
+        up = _kept_upstream(xp, grad, ctx.reduction, ctx.count, ctx.keep)
         g = xp.zeros(ctx.shape, dtype=ctx.w.dtype)
         g.reshape(-1)[_flat_index(xp, ctx.safe, ctx.shape[1])] = -ctx.w * up
         return g.reshape(ctx.input_shape), None, None
@@ -481,19 +487,23 @@ class CrossEntropy(Function):
         ctx.count = w.sum() if reduction == "mean" else None
         ctx.safe, ctx.keep, ctx.w = safe, keep, w
         ctx.save_for_backward(lp, weight)
-        return _reduce(loss.reshape(target.shape), reduction, ctx.count)
+        out = _reduce(loss.reshape(target.shape), reduction, ctx.count)
+        if label_smoothing and reduction == "mean":
+            # Zero summed weight: PyTorch's nll term is 0/0, so the mean is nan (not ±inf).
+            out = xp.where(ctx.count == 0, xp.nan, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         lp, weight = ctx.saved_tensors
         xp = array_module(lp)
         n_classes, ls = lp.shape[1], ctx.label_smoothing
-        up = _per_element(grad, ctx.reduction, ctx.count, ctx.w.shape)
+        up = _kept_upstream(xp, grad, ctx.reduction, ctx.count, ctx.keep)
         # d loss / d logits = softmax * sum_c(q_c) - q, with q the coefficient of each -log p_c.
         on_target = (1.0 - ls) * ctx.w * up
         total = on_target
         if ls:
-            smooth = (ls / n_classes) * ctx.keep * up
+            smooth = (ls / n_classes) * up
             total = on_target + smooth * (n_classes if weight is None else weight.sum())
         g = xp.exp(lp)
         g *= total[:, None, :]
@@ -615,7 +625,8 @@ def cross_entropy(
 
     ``input`` is ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``. An integer ``target`` of shape
     ``()``, ``(N,)`` or ``(N, d1, ...)`` holds class indices (``ignore_index`` entries count for
-    nothing, and the weighted mean divides by the summed weights of the other targets); a float
+    nothing, and the weighted mean divides by the summed weights of the other targets: nan, with
+    zero gradients, when every target is ignored, as PyTorch); a float
     ``target`` of the input's shape holds probabilities (the mean divides by the number of
     samples). ``label_smoothing`` mixes the target with the uniform distribution, as PyTorch.
 
@@ -666,7 +677,8 @@ def nll_loss(
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``.
 
     Shapes as :func:`cross_entropy` with class indices; ``loss = -weight[t] * input[n, t]``, and
-    the mean divides by the summed weights of the targets that are not ``ignore_index``.
+    the mean divides by the summed weights of the targets that are not ``ignore_index`` (nan,
+    with zero gradients, when every target is ignored, as PyTorch).
     """
     name = "nll_loss"
     reduction = _reduction(name, reduction, size_average, reduce)
