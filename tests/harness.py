@@ -8,6 +8,18 @@ import pytest
 import biotorch
 from biotorch.autograd import gradcheck
 
+try:
+    import torch  # the parity oracle: optional
+except ImportError:
+    torch = None
+
+# Marks a torch-parity test, which skips (saying why) where torch is not installed; the other
+# tests of its module (gradchecks, semantics, errors) still run. Without torch, ``torch`` is None:
+# test tables name torch functions inside lambdas, called by the marked tests only.
+needs_torch = pytest.mark.skipif(
+    torch is None, reason="torch parity: torch (the test oracle) is not installed"
+)
+
 
 def random_inputs(*shapes, seed: int = 0, dtype=np.float64, positive: bool = False) -> list:
     """NumPy arrays of the given shapes (``positive`` draws from (0.5, 2))."""

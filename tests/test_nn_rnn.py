@@ -4,14 +4,11 @@ packed batches, errors, and GPU vs CPU."""
 
 import numpy as np
 import pytest
-from harness import check_gpu_matches_cpu
+from harness import check_gpu_matches_cpu, needs_torch, torch
 
 import biotorch
 from biotorch import nn
 from biotorch.nn.utils import rnn as R
-
-torch = pytest.importorskip("torch")
-T = torch.nn.utils.rnn
 
 LAYERS = {"RNN": {}, "RNN_relu": {"nonlinearity": "relu"}, "LSTM": {}, "GRU": {}}
 
@@ -61,6 +58,7 @@ def _compare(bt_outs, th_outs, bt_leaves, th_leaves, rtol=1e-4, atol=1e-5, seed=
         )
 
 
+@needs_torch
 @pytest.mark.parametrize("kind", list(LAYERS))
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -84,12 +82,17 @@ def test_layer_matches_torch(kind, num_layers, bidirectional, batch_first, with_
     _compare(_flat(bm(bx, b_hx)), _flat(tm(tx, t_hx)), b_leaves, t_leaves)
 
 
-def test_parameter_names_shapes_and_init_match_torch():
+@needs_torch
+def test_parameter_names_and_shapes_match_torch():
     tm = torch.nn.LSTM(5, 6, 2, bidirectional=True)
     bm = nn.LSTM(5, 6, 2, bidirectional=True)
     assert [(k, tuple(v.shape)) for k, v in bm.named_parameters()] == [
         (k, tuple(v.shape)) for k, v in tm.named_parameters()
     ]
+
+
+def test_parameter_init_and_bias_free_names():
+    bm = nn.LSTM(5, 6, 2, bidirectional=True)
     bound = 1 / np.sqrt(6)
     values = np.concatenate([p.detach().numpy().ravel() for p in bm.parameters()])
     assert np.abs(values).max() <= bound and np.abs(values).max() > 0.9 * bound
@@ -99,6 +102,7 @@ def test_parameter_names_shapes_and_init_match_torch():
     ]
 
 
+@needs_torch
 @pytest.mark.parametrize(
     "kind,kwargs",
     [
@@ -112,6 +116,7 @@ def test_repr_matches_torch(kind, kwargs):
     assert repr(bm) == repr(tm)
 
 
+@needs_torch
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("enforce_sorted", [True, False])
 @pytest.mark.parametrize("batch_first", [False, True])
@@ -126,12 +131,14 @@ def test_packed_bidirectional_two_layers_match_torch(kind, enforce_sorted, batch
     b_st, b_hx = _pack_hx(states, biotorch)
     t_st, t_hx = _pack_hx(states, torch)
     bp = R.pack_padded_sequence(bx, lengths, batch_first, enforce_sorted)
-    tp = T.pack_padded_sequence(tx, torch.tensor(lengths), batch_first, enforce_sorted)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(
+        tx, torch.tensor(lengths), batch_first, enforce_sorted
+    )
     b_out, b_hn = bm(bp, b_hx)
     t_out, t_hn = tm(tp, t_hx)
     np.testing.assert_array_equal(b_out.batch_sizes.numpy(), t_out.batch_sizes.numpy())
     b_pad, b_len = R.pad_packed_sequence(b_out, batch_first)
-    t_pad, t_len = T.pad_packed_sequence(t_out, batch_first)
+    t_pad, t_len = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first)
     np.testing.assert_array_equal(b_len.numpy(), t_len.numpy())
     b_leaves = [bx, *b_st, *bm.parameters()]
     t_leaves = [tx, *t_st, *tm.parameters()]
@@ -140,7 +147,7 @@ def test_packed_bidirectional_two_layers_match_torch(kind, enforce_sorted, batch
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_padding_never_influences_packed_results(kind):
-    _, bm = _pair(kind, 3, 4, 2, bidirectional=True)
+    bm = getattr(nn, kind)(3, 4, 2, bidirectional=True)
     rng = np.random.default_rng(4)
     lengths = [5, 2, 3]
     x = rng.standard_normal((5, 3, 3)).astype(np.float32)
@@ -162,6 +169,7 @@ def test_padding_never_influences_packed_results(kind):
         np.testing.assert_array_equal(a, b)
 
 
+@needs_torch
 @pytest.mark.parametrize("kind", list(LAYERS))
 def test_unbatched_input_matches_torch(kind):
     tm, bm = _pair(kind, 3, 4, 2, bidirectional=True)
@@ -174,6 +182,7 @@ def test_unbatched_input_matches_torch(kind):
     _compare(_flat(bm(bx, b_hx)), _flat(tm(tx, t_hx)), [bx, *b_st], [tx, *t_st])
 
 
+@needs_torch
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
 @pytest.mark.parametrize("batched,with_state", [(True, True), (True, False), (False, True)])
 def test_cells_match_torch(kind, batched, with_state):
@@ -224,7 +233,7 @@ def test_gradcheck_float64(kind, packed):
 
 
 def test_dropout_between_layers_only_in_training():
-    _, bm = _pair("LSTM", 3, 4, 2, dropout=0.5)
+    bm = nn.LSTM(3, 4, 2, dropout=0.5)
     x = biotorch.randn(5, 2, 3)
     bm.eval()
     first, second = bm(x)[0].detach().numpy(), bm(x)[0].detach().numpy()
@@ -282,6 +291,7 @@ def _seqs(lengths, lib, seed=8, requires_grad=False):
     return [lib.tensor(a, requires_grad=requires_grad) for a in arrays]
 
 
+@needs_torch
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("padding_side", ["right", "left"])
 def test_pad_sequence_matches_torch(batch_first, padding_side):
@@ -290,10 +300,11 @@ def test_pad_sequence_matches_torch(batch_first, padding_side):
         _seqs([2, 5, 1], torch, requires_grad=True),
     )
     b = R.pad_sequence(b_seqs, batch_first, -1.5, padding_side)
-    t = T.pad_sequence(t_seqs, batch_first, -1.5, padding_side)
+    t = torch.nn.utils.rnn.pad_sequence(t_seqs, batch_first, -1.5, padding_side)
     _compare([b], [t], b_seqs, t_seqs)
 
 
+@needs_torch
 @pytest.mark.parametrize("enforce_sorted", [True, False])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_pack_and_pad_round_trip_match_torch(enforce_sorted, batch_first):
@@ -302,7 +313,7 @@ def test_pack_and_pad_round_trip_match_torch(enforce_sorted, batch_first):
     x = rng.standard_normal((4, 5, 2) if batch_first else (5, 4, 2)).astype(np.float32)
     bx, tx = biotorch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     bp = R.pack_padded_sequence(bx, biotorch.tensor(lengths), batch_first, enforce_sorted)
-    tp = T.pack_padded_sequence(tx, lengths, batch_first, enforce_sorted)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first, enforce_sorted)
     for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
         b_val, t_val = getattr(bp, field), getattr(tp, field)
         assert (b_val is None) == (t_val is None)
@@ -310,18 +321,23 @@ def test_pack_and_pad_round_trip_match_torch(enforce_sorted, batch_first):
             np.testing.assert_array_equal(b_val.numpy(), t_val.numpy())
     assert bp.batch_sizes.dtype == biotorch.int64
     b_pad, b_len = R.pad_packed_sequence(bp, batch_first, 2.0, total_length=7)
-    t_pad, t_len = T.pad_packed_sequence(tp, batch_first, 2.0, total_length=7)
+    t_pad, t_len = torch.nn.utils.rnn.pad_packed_sequence(tp, batch_first, 2.0, total_length=7)
     np.testing.assert_array_equal(b_len.numpy(), t_len.numpy())
     _compare([bp.data, b_pad], [tp.data, t_pad], [bx], [tx])
 
 
+@needs_torch
 def test_pack_sequence_matches_torch():
     b_seqs, t_seqs = _seqs([2, 4, 3], biotorch), _seqs([2, 4, 3], torch)
     bp = R.pack_sequence(b_seqs, enforce_sorted=False)
-    tp = T.pack_sequence(t_seqs, enforce_sorted=False)
+    tp = torch.nn.utils.rnn.pack_sequence(t_seqs, enforce_sorted=False)
     np.testing.assert_array_equal(bp.data.numpy(), tp.data.numpy())
     np.testing.assert_array_equal(bp.sorted_indices.numpy(), tp.sorted_indices.numpy())
-    assert isinstance(bp, tuple) and bp.to("cpu").data.shape == bp.data.shape
+
+
+def test_packed_sequence_is_a_tuple_that_moves():
+    bp = R.pack_sequence(_seqs([2, 4, 3], biotorch), enforce_sorted=False)
+    assert isinstance(bp, tuple) and bp.to("cpu").data.shape == bp.data.shape == (9, 2, 3)
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,10 @@ parameter gradients) with padding and attention masks, float64 gradchecks, error
 
 import numpy as np
 import pytest
-from harness import check_gpu_matches_cpu
+from harness import check_gpu_matches_cpu, needs_torch, torch
 
 import biotorch
 from biotorch import nn
-
-torch = pytest.importorskip("torch")
 
 
 def _load(tm, bm):
@@ -55,6 +53,7 @@ def _tensors(lib, *arrays):
     return [None if a is None else lib.tensor(a) for a in arrays]
 
 
+@needs_torch
 @pytest.mark.parametrize("masks", ["none", "kpm_bool", "attn_bool", "both_float"])
 @pytest.mark.parametrize(
     "kwargs,call",
@@ -94,6 +93,7 @@ def test_multihead_attention_matches_torch(masks, kwargs, call):
     _check(*outs, *leaves)
 
 
+@needs_torch
 def test_multihead_attention_unbatched_and_parameters_match_torch():
     torch.manual_seed(0)
     tm, bm = _load(torch.nn.MultiheadAttention(6, 3), nn.MultiheadAttention(6, 3))
@@ -106,28 +106,33 @@ def test_multihead_attention_unbatched_and_parameters_match_torch():
         outs.append(module(t, t, t, key_padding_mask=lib.tensor(kpm)))
         leaves.append([t, *_params(module)])
     _check(*outs, *leaves)
+
+
+def test_multihead_attention_init():
     fresh = nn.MultiheadAttention(6, 3)
     assert not np.any(fresh.in_proj_bias.detach().numpy())
     bound = np.sqrt(6 / (6 + 18))
     assert np.abs(fresh.in_proj_weight.detach().numpy()).max() <= bound
 
 
+@needs_torch
 @pytest.mark.parametrize(
     "kwargs",
     [
         {},
         {"norm_first": True, "activation": "gelu", "batch_first": True},
         {"norm_first": True, "bias": False},
-        {"activation": torch.nn.functional.gelu, "layer_norm_eps": 1e-3},
+        {"activation": "gelu_function", "layer_norm_eps": 1e-3},
     ],
 )
 @pytest.mark.parametrize("masks", ["none", "kpm_bool", "both_float"])
 def test_encoder_layer_matches_torch(kwargs, masks):
     torch.manual_seed(0)
-    b_kwargs = dict(kwargs)
-    if callable(kwargs.get("activation")):
+    b_kwargs, t_kwargs = dict(kwargs), dict(kwargs)
+    if kwargs.get("activation") == "gelu_function":  # each library's gelu, passed as a callable
         b_kwargs["activation"] = biotorch.nn.functional.gelu
-    tm = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, **kwargs).eval()
+        t_kwargs["activation"] = torch.nn.functional.gelu
+    tm = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, **t_kwargs).eval()
     bm = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, **b_kwargs).eval()
     _load(tm, bm)
     rng = np.random.default_rng(3)
@@ -144,6 +149,7 @@ def test_encoder_layer_matches_torch(kwargs, masks):
     _check(*outs, *leaves)
 
 
+@needs_torch
 @pytest.mark.parametrize("with_norm", [False, True])
 def test_encoder_stack_matches_torch(with_norm):
     torch.manual_seed(0)

@@ -2,11 +2,16 @@
 
 import numpy as np
 import pytest
-from harness import check_gpu_matches_cpu, check_gradcheck, check_torch_parity, random_inputs
+from harness import (
+    check_gpu_matches_cpu,
+    check_gradcheck,
+    check_torch_parity,
+    needs_torch,
+    random_inputs,
+    torch,
+)
 
 import biotorch as bt
-
-torch = pytest.importorskip("torch")
 
 SHAPES = [(), (3,), (2, 5, 3)]
 
@@ -23,24 +28,29 @@ def _unit(*shapes, seed=0):
     return [0.9 * np.tanh(a) for a in random_inputs(*shapes, seed=seed)]
 
 
+def _same(name):
+    """``bt.<name>`` and ``torch.<name>`` (looked up when called, as torch may be missing)."""
+    return getattr(bt, name), lambda *args: getattr(torch, name)(*args)
+
+
 # name: (biotorch fn, torch fn, input maker)
 UNARY = {
-    "neg": (bt.neg, torch.neg, _plain),
-    "abs": (bt.abs, torch.abs, _plain),
-    "exp": (bt.exp, torch.exp, _plain),
-    "expm1": (bt.expm1, torch.expm1, _plain),
-    "log": (bt.log, torch.log, _positive),
-    "log1p": (bt.log1p, torch.log1p, _positive),
-    "log2": (bt.log2, torch.log2, _positive),
-    "sqrt": (bt.sqrt, torch.sqrt, _positive),
-    "rsqrt": (bt.rsqrt, torch.rsqrt, _positive),
-    "reciprocal": (bt.reciprocal, torch.reciprocal, _positive),
-    "square": (bt.square, torch.square, _plain),
-    "sin": (bt.sin, torch.sin, _plain),
-    "cos": (bt.cos, torch.cos, _plain),
-    "tanh": (bt.tanh, torch.tanh, _plain),
-    "sigmoid": (bt.sigmoid, torch.sigmoid, _plain),
-    "relu": (bt.relu, torch.relu, _plain),
+    "neg": (*_same("neg"), _plain),
+    "abs": (*_same("abs"), _plain),
+    "exp": (*_same("exp"), _plain),
+    "expm1": (*_same("expm1"), _plain),
+    "log": (*_same("log"), _positive),
+    "log1p": (*_same("log1p"), _positive),
+    "log2": (*_same("log2"), _positive),
+    "sqrt": (*_same("sqrt"), _positive),
+    "rsqrt": (*_same("rsqrt"), _positive),
+    "reciprocal": (*_same("reciprocal"), _positive),
+    "square": (*_same("square"), _plain),
+    "sin": (*_same("sin"), _plain),
+    "cos": (*_same("cos"), _plain),
+    "tanh": (*_same("tanh"), _plain),
+    "sigmoid": (*_same("sigmoid"), _plain),
+    "relu": (*_same("relu"), _plain),
     "pow_scalar": (lambda x: x**2.5, lambda x: x**2.5, _positive),
     "pow_int_scalar": (lambda x: x**3, lambda x: x**3, _plain),
     "rpow": (lambda x: 2.0**x, lambda x: 2.0**x, _plain),
@@ -57,7 +67,7 @@ UNARY = {
 
 # name: (biotorch fn, torch fn, input maker); inputs broadcast against each other
 BINARY = {
-    "add": (bt.add, torch.add, _plain),
+    "add": (*_same("add"), _plain),
     "add_alpha": (
         lambda a, b: bt.add(a, b, alpha=2.5),
         lambda a, b: torch.add(a, b, alpha=2.5),
@@ -71,11 +81,11 @@ BINARY = {
     ),
     "mul": (lambda a, b: a * b, lambda a, b: a * b, _plain),
     "div": (lambda a, b: a / b, lambda a, b: a / b, _positive),
-    "true_divide": (bt.true_divide, torch.true_divide, _positive),
+    "true_divide": (*_same("true_divide"), _positive),
     "pow": (lambda a, b: a**b, lambda a, b: a**b, _positive),
     "remainder": (lambda a, b: a % (b + 2.1), lambda a, b: a % (b + 2.1), _plain),
-    "maximum": (bt.maximum, torch.maximum, _plain),
-    "minimum": (bt.minimum, torch.minimum, _plain),
+    "maximum": (*_same("maximum"), _plain),
+    "minimum": (*_same("minimum"), _plain),
     "lerp": (lambda a, b: bt.lerp(a, b, 0.3), lambda a, b: torch.lerp(a, b, 0.3), _plain),
     "where": (
         lambda a, b: bt.where(a > 0.1, a, b),
@@ -95,8 +105,8 @@ BINARY = {
 }
 
 TERNARY = {
-    "lerp_tensor_weight": (bt.lerp, torch.lerp),
-    "clamp_tensors": (bt.clamp, torch.clamp),
+    "lerp_tensor_weight": _same("lerp"),
+    "clamp_tensors": _same("clamp"),
     "where_scalar_other": (
         lambda a, b, c: bt.where(a > b, c, 0.5),
         lambda a, b, c: torch.where(a > b, c, 0.5),
@@ -113,6 +123,7 @@ def test_unary_gradcheck(name, shape):
     check_gradcheck(fn, *make(shape))
 
 
+@needs_torch
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary_torch_parity(name):
     fn, torch_fn, make = UNARY[name]
@@ -126,6 +137,7 @@ def test_binary_gradcheck(name, shapes):
     check_gradcheck(fn, *make(*shapes, seed=len(shapes[0])))
 
 
+@needs_torch
 @pytest.mark.parametrize("shapes", BROADCAST_PAIRS)
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_torch_parity(name, shapes):
@@ -136,11 +148,15 @@ def test_binary_torch_parity(name, shapes):
 
 
 @pytest.mark.parametrize("name", sorted(TERNARY))
-def test_ternary_gradcheck_and_parity(name):
+def test_ternary_gradcheck(name):
+    check_gradcheck(TERNARY[name][0], *random_inputs((2, 4, 3), (4, 1), (3,), seed=7))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(TERNARY))
+def test_ternary_torch_parity(name):
     fn, torch_fn = TERNARY[name]
-    arrays = random_inputs((2, 4, 3), (4, 1), (3,), seed=7)
-    check_gradcheck(fn, *arrays)
-    check_torch_parity(fn, torch_fn, *arrays)
+    check_torch_parity(fn, torch_fn, *random_inputs((2, 4, 3), (4, 1), (3,), seed=7))
 
 
 # -- gradients at the edges, compared with torch in float64 ------------------------------------
@@ -208,6 +224,7 @@ EDGE_CASES = {
 }
 
 
+@needs_torch
 @pytest.mark.parametrize("name", sorted(EDGE_CASES))
 def test_edge_values_match_torch(name):
     fn, *values = EDGE_CASES[name]
@@ -236,6 +253,7 @@ FLOAT_FUNCTIONS = [
 KEEP_DTYPE_FUNCTIONS = ["neg", "abs", "sign", "square", "relu", "floor", "ceil", "trunc"]
 
 
+@needs_torch
 @pytest.mark.parametrize("name", FLOAT_FUNCTIONS + KEEP_DTYPE_FUNCTIONS)
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
 def test_integer_inputs_dtype_and_values(name, dtype):
@@ -281,6 +299,7 @@ PROMOTION_CASES = [
 ]
 
 
+@needs_torch
 @pytest.mark.parametrize("case", range(len(PROMOTION_CASES)))
 def test_type_promotion_matches_torch(case):
     fn, dt_x, dt_y = PROMOTION_CASES[case]
@@ -300,6 +319,7 @@ def test_where_both_scalars_gives_default_float():
     assert bt.where(cond, 1, 2).dtype == bt.int64
 
 
+@needs_torch
 @pytest.mark.parametrize("mode", [None, "trunc", "floor"])
 def test_integer_division_rounding_matches_torch(mode):
     a = np.arange(-9, 10, dtype=np.int64)
@@ -312,6 +332,7 @@ def test_integer_division_rounding_matches_torch(mode):
     np.testing.assert_array_equal((bt.tensor(a) % bt.tensor(b)).numpy(), remainder.numpy())
 
 
+@needs_torch
 def test_float_floor_divide_and_remainder_match_torch():
     a = np.array([7.5, -7.5, 1.0, -1.0, 0.0, 3.0], dtype=np.float32)
     b = np.array([2.0, 2.0, -0.3, 0.0, 0.0, -3.0], dtype=np.float32)
@@ -329,13 +350,24 @@ def test_float_floor_divide_and_remainder_match_torch():
 PREDICATES = ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]
 
 
+PREDICATE_ARGS = np.array([[0.0, 1.0, 2.0, np.nan]]), np.array([[0.0], [2.0], [np.nan]])
+
+
 @pytest.mark.parametrize("name", PREDICATES)
-def test_predicates_match_torch_and_have_no_grad(name):
-    a, b = np.array([[0.0, 1.0, 2.0, np.nan]]), np.array([[0.0], [2.0], [np.nan]])
+def test_predicates_give_bool_without_grad(name):
+    a, b = PREDICATE_ARGS
+    out = getattr(bt, name)(bt.tensor(a, requires_grad=True), bt.tensor(b))
+    assert out.dtype == bt.bool and not out.requires_grad and out.grad_fn is None
+    assert out.shape == (3, 4)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", PREDICATES)
+def test_predicates_match_torch(name):
+    a, b = PREDICATE_ARGS
     x = bt.tensor(a, requires_grad=True)
     out = getattr(bt, name)(x, bt.tensor(b))
     expected = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
-    assert out.dtype == bt.bool and not out.requires_grad and out.grad_fn is None
     np.testing.assert_array_equal(out.numpy(), expected.numpy())
     if name.startswith("logical"):
         return
@@ -343,12 +375,22 @@ def test_predicates_match_torch_and_have_no_grad(name):
     np.testing.assert_array_equal(scalar.numpy(), getattr(torch, name)(torch.tensor(a), 1.0))
 
 
-@pytest.mark.parametrize("name", ["isnan", "isfinite", "isinf", "logical_not"])
+TESTS = ["isnan", "isfinite", "isinf", "logical_not"]
+SPECIAL_VALUES = np.array([0.0, -1.5, np.nan, np.inf, -np.inf], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", TESTS)
+def test_tests_give_bool_without_grad(name):
+    out = getattr(bt, name)(bt.tensor(SPECIAL_VALUES, requires_grad=True))
+    assert out.dtype == bt.bool and not out.requires_grad and out.shape == (5,)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", TESTS)
 def test_tests_match_torch(name):
-    a = np.array([0.0, -1.5, np.nan, np.inf, -np.inf], dtype=np.float32)
-    out = getattr(bt, name)(bt.tensor(a, requires_grad=True))
-    assert out.dtype == bt.bool and not out.requires_grad
-    np.testing.assert_array_equal(out.numpy(), getattr(torch, name)(torch.from_numpy(a)).numpy())
+    out = getattr(bt, name)(bt.tensor(SPECIAL_VALUES, requires_grad=True))
+    expected = getattr(torch, name)(torch.from_numpy(SPECIAL_VALUES)).numpy()
+    np.testing.assert_array_equal(out.numpy(), expected)
 
 
 def test_operators_dispatch_to_predicates():

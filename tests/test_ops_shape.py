@@ -2,12 +2,17 @@
 
 import numpy as np
 import pytest
-from harness import check_gpu_matches_cpu, check_gradcheck, check_torch_parity, random_inputs
+from harness import (
+    check_gpu_matches_cpu,
+    check_gradcheck,
+    check_torch_parity,
+    needs_torch,
+    random_inputs,
+    torch,
+)
 
 import biotorch as bt
 from biotorch.ops.shape import _can_view
-
-torch = pytest.importorskip("torch")
 
 
 def _pad(m, *args, **kwargs):
@@ -75,6 +80,7 @@ def test_gradcheck(name, fn, shapes):
     check_gradcheck(lambda *xs: fn(bt, *xs), *random_inputs(*shapes))
 
 
+@needs_torch
 @pytest.mark.parametrize("name, fn, shapes", CASES, ids=IDS)
 def test_torch_parity(name, fn, shapes):
     check_torch_parity(lambda *xs: fn(bt, *xs), lambda *xs: fn(torch, *xs), *random_inputs(*shapes))
@@ -150,29 +156,43 @@ def test_view_refuses_what_needs_a_copy():
     assert x.transpose(1, 2).view(2, 12 // 3, 3).shape == (2, 4, 3)  # merges nothing: allowed
 
 
-def test_can_view_agrees_with_numpy():
-    """Where the rule allows a view, NumPy's reshape gives one; where not, torch refuses."""
+def _view_cases():
+    """(base, layout, target shape, whether _can_view allows the view): strided layouts of one
+    (2, 3, 4, 5) array and the reshapes each can take."""
     base = np.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
     layouts = [base, base.transpose(1, 0, 2, 3), base[:, ::2], base[..., 1:3], base[:, :1]]
     targets = [(-1,), (6, 20), (2, -1), (2, 3, 20), (1, 2, 1, -1), (-1, 5)]
-    checked = 0
+    cases = []
     for a in layouts:
         for target in targets:
             try:
                 shape = np.empty(a.shape).reshape(target).shape
             except ValueError:
                 continue
-            viewable = _can_view(a.shape, a.strides, shape)
-            assert viewable == np.shares_memory(a, a.reshape(shape)), (a.strides, shape)
-            try:
-                torch.from_numpy(np.ascontiguousarray(base)).as_strided(
-                    a.shape, [s // 8 for s in a.strides], (a.ctypes.data - base.ctypes.data) // 8
-                ).view(shape)
-                assert viewable
-            except RuntimeError:
-                assert not viewable
-            checked += 1
-    assert checked > 20
+            cases.append((base, a, shape, _can_view(a.shape, a.strides, shape)))
+    assert len(cases) > 20
+    return cases
+
+
+def test_can_view_agrees_with_numpy():
+    """Where the rule allows a view, NumPy's reshape gives one, and only there."""
+    for _, a, shape, viewable in _view_cases():
+        assert viewable == np.shares_memory(a, a.reshape(shape)), (a.strides, shape)
+
+
+@needs_torch
+def test_can_view_agrees_with_torch():
+    """Where the rule refuses a view, torch's view refuses too, and only there."""
+    for base, a, shape, viewable in _view_cases():
+        strided = torch.from_numpy(np.ascontiguousarray(base)).as_strided(
+            a.shape, [s // 8 for s in a.strides], (a.ctypes.data - base.ctypes.data) // 8
+        )
+        try:
+            strided.view(shape)
+        except RuntimeError:
+            assert not viewable, (a.strides, shape)
+        else:
+            assert viewable, (a.strides, shape)
 
 
 def test_reshape_errors():
@@ -188,6 +208,7 @@ def test_reshape_errors():
 
 
 # -- cat / stack -------------------------------------------------------------------------------
+@needs_torch
 @pytest.mark.parametrize(
     "dtypes",
     [("int64", "float32"), ("bool", "int32"), ("float32", "float64"), ("uint8", "int8")],
@@ -246,6 +267,7 @@ def test_cat_stack_errors(call, error, match):
 
 
 # -- split / chunk -----------------------------------------------------------------------------
+@needs_torch
 @pytest.mark.parametrize("n", range(8))
 def test_split_and_chunk_sizes_match_torch(n):
     x, tx = bt.zeros(n, 2), torch.zeros(n, 2)
@@ -297,21 +319,26 @@ def test_shape_argument_errors(call, error, match):
         call(bt.zeros(2, 3))
 
 
-@pytest.mark.parametrize(
-    "shape, pad, kwargs, match",
-    [
-        ((2, 3), (1,), {}, "even length"),
-        ((2, 3), (1, 1, 1, 1, 1, 1), {}, "even length of at most 2 \\* 2"),
-        ((2, 5), (-3, -3), {}, r"padding \(-3, -3\) is invalid for dimension 1 of size 5"),
-        ((2, 3, 5), (5, 2), {"mode": "reflect"}, "in mode 'reflect' \\(at most 4\\)"),
-        ((2, 3, 5), (6, 0), {"mode": "circular"}, "in mode 'circular' \\(at most 5\\)"),
-        ((5,), (1, 1), {"mode": "replicate"}, "pads the last 1 to 3 dimensions"),
-        ((2, 3, 5), (1, 1), {"mode": "reflect", "value": 1.0}, "doesn't take a value"),
-    ],
-)
+PAD_ERRORS = [
+    ((2, 3), (1,), {}, "even length"),
+    ((2, 3), (1, 1, 1, 1, 1, 1), {}, "even length of at most 2 \\* 2"),
+    ((2, 5), (-3, -3), {}, r"padding \(-3, -3\) is invalid for dimension 1 of size 5"),
+    ((2, 3, 5), (5, 2), {"mode": "reflect"}, "in mode 'reflect' \\(at most 4\\)"),
+    ((2, 3, 5), (6, 0), {"mode": "circular"}, "in mode 'circular' \\(at most 5\\)"),
+    ((5,), (1, 1), {"mode": "replicate"}, "pads the last 1 to 3 dimensions"),
+    ((2, 3, 5), (1, 1), {"mode": "reflect", "value": 1.0}, "doesn't take a value"),
+]
+
+
+@pytest.mark.parametrize("shape, pad, kwargs, match", PAD_ERRORS)
 def test_pad_errors(shape, pad, kwargs, match):
     with pytest.raises(RuntimeError, match=match):
         bt.nn.functional.pad(bt.zeros(*shape), pad, **kwargs)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape, pad, kwargs, match", PAD_ERRORS)
+def test_pad_errors_are_torch_errors(shape, pad, kwargs, match):
     with pytest.raises((RuntimeError, NotImplementedError)):
         torch.nn.functional.pad(torch.zeros(*shape), pad, **kwargs)
 
