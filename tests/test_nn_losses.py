@@ -181,14 +181,19 @@ def test_weights_are_buffers():
     assert list(nn.NLLLoss().state_dict()) == []  # a None buffer is left out
 
 
-@pytest.mark.parametrize(
-    ("size_average", "reduce", "expected"),
-    [(False, None, "sum"), (None, False, "none"), (True, True, "mean")],
-)
+# Deprecated (size_average, reduce) and the reduction they stand for.
+LEGACY = [(False, None, "sum"), (None, False, "none"), (True, True, "mean")]
+
+
+@pytest.mark.parametrize(("size_average", "reduce", "expected"), LEGACY)
 def test_legacy_reduction_arguments(size_average, reduce, expected):
     with pytest.warns(UserWarning, match="deprecated"):
         loss = nn.MSELoss(size_average=size_average, reduce=reduce)
     assert loss.reduction == expected
+
+
+@pytest.mark.parametrize(("size_average", "reduce", "expected"), LEGACY)
+def test_legacy_reduction_arguments_match_torch(size_average, reduce, expected):
     torch = pytest.importorskip("torch")
     with pytest.warns(UserWarning):
         assert torch.nn.MSELoss(size_average=size_average, reduce=reduce).reduction == expected

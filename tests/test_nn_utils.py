@@ -70,9 +70,6 @@ def test_clip_grad_norm_single_tensor_and_no_grads():
 def test_clip_grad_norm_nonfinite(poison):
     torch = pytest.importorskip("torch")
     grads, ours = _pairs(poison=poison)
-    with pytest.raises(RuntimeError, match="non-finite"):
-        utils.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
-    np.testing.assert_array_equal(ours[0].grad.numpy(), grads[0])  # untouched after the error
     theirs = _torch_params(torch, grads)
     total = utils.clip_grad_norm_(ours, 1.0)
     expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
@@ -80,6 +77,15 @@ def test_clip_grad_norm_nonfinite(poison):
     assert math.isinf(total.item()) == math.isinf(expected.item())
     for p, t in zip(ours[:-1], theirs[:-1], strict=True):
         np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("poison", [math.nan, math.inf])
+def test_clip_grad_norm_error_if_nonfinite(poison):
+    grads, ours = _pairs(poison=poison)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        utils.clip_grad_norm_(ours, 1.0, error_if_nonfinite=True)
+    for p, g in zip(ours[:-1], grads, strict=True):  # untouched after the error
+        np.testing.assert_array_equal(p.grad.numpy(), g)
 
 
 def test_clip_grad_norm_of_a_model_keeps_grads_leafless():
@@ -103,6 +109,14 @@ def test_clip_grad_value_matches_torch():
     for p, t in zip(ours[:-1], theirs[:-1], strict=True):
         np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
         assert np.abs(p.grad.numpy()).max() <= 0.7
+
+
+def test_clip_grad_value_clamps_each_gradient():
+    grads, ours = _pairs(scale=2.0)
+    assert utils.clip_grad_value_(ours, 0.7) is None
+    for p, g in zip(ours[:-1], grads, strict=True):
+        np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.7, 0.7))
+    assert ours[-1].grad is None
 
 
 def test_parameters_to_vector_and_back():

@@ -53,15 +53,28 @@ def test_max_norm_renormalises_looked_up_rows_in_place_like_torch(norm_type):
     w0 = random_inputs((6, 4), seed=4)[0].astype(np.float32) * 2
     idx = np.array([[0, 2], [2, 5]])
     ours, ref = bt.tensor(w0), torch.tensor(w0)
-    version = ours._version
     out = F.embedding(bt.tensor(idx), ours, max_norm=1.5, norm_type=norm_type)
     expected = torch.nn.functional.embedding(
         torch.tensor(idx), ref, max_norm=1.5, norm_type=norm_type
     )
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5)
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-5)
-    np.testing.assert_array_equal(ours.numpy()[[1, 3, 4]], w0[[1, 3, 4]])
-    assert ours._version == version + 1
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0])
+def test_max_norm_renormalises_only_looked_up_rows(norm_type):
+    w0 = random_inputs((6, 4), seed=4)[0].astype(np.float32) * 2
+    idx = np.array([[0, 2], [2, 5]])
+    weight = bt.tensor(w0)
+    version = weight._version
+    out = F.embedding(bt.tensor(idx), weight, max_norm=1.5, norm_type=norm_type)
+    w = weight.numpy()
+    looked_up = np.linalg.norm(w0[[0, 2, 5]], ord=norm_type, axis=1)
+    assert np.all(looked_up > 1.5)  # so each looked-up row must shrink
+    np.testing.assert_allclose(np.linalg.norm(w[[0, 2, 5]], ord=norm_type, axis=1), 1.5, rtol=1e-5)
+    np.testing.assert_array_equal(w[[1, 3, 4]], w0[[1, 3, 4]])
+    np.testing.assert_array_equal(out.numpy(), w[idx])
+    assert weight._version == version + 1
 
 
 def test_lives_in_nn_functional_only():

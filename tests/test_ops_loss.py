@@ -237,6 +237,18 @@ def test_gpu_matches_cpu(name, reduction):
 
 
 # -- semantics beyond random inputs ---------------------------------------------------------------
+def test_bce_with_logits_stays_finite_for_large_logits():
+    x = biotorch.tensor([-200.0, -40.0, 0.0, 40.0, 200.0], requires_grad=True)
+    t = biotorch.tensor([1.0, 0.0, 0.5, 1.0, 0.0])
+    loss = BF.binary_cross_entropy_with_logits(x, t, reduction="none")
+    # softplus(-x) for the positives and softplus(x) for the negatives: 200, ~0, log 2, ~0, 200.
+    np.testing.assert_allclose(
+        loss.detach().numpy(), [200.0, 0.0, np.log(2.0), 0.0, 200.0], atol=1e-6
+    )
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [-1.0, 0.0, 0.0, 0.0, 1.0], atol=1e-6)
+
+
 def test_bce_with_logits_is_stable_for_large_logits():
     torch = pytest.importorskip("torch")
     x = np.array([-200.0, -40.0, 0.0, 40.0, 200.0], np.float32)
@@ -253,6 +265,14 @@ def test_bce_with_logits_is_stable_for_large_logits():
     assert np.isfinite(b.item())
     np.testing.assert_allclose(b.item(), th.item(), rtol=1e-6)
     np.testing.assert_allclose(bx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_bce_clamps_log_at_minus_100():
+    x = biotorch.tensor([0.0, 1.0, 0.5], requires_grad=True)
+    loss = BF.binary_cross_entropy(x, biotorch.tensor([1.0, 0.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), [100.0, 100.0, np.log(2.0)], rtol=1e-6)
+    loss.sum().backward()
+    assert np.all(np.isfinite(x.grad.numpy()))
 
 
 def test_bce_clamps_log_at_minus_100_like_torch():

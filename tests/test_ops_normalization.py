@@ -96,16 +96,33 @@ def test_batch_norm_updates_running_stats_like_torch(shape):
     x = random_inputs(shape, seed=3)[0].astype(np.float32) * 3 + 1
     rm, rv = _bt_stats(shape[1])
     trm, trv = (torch.tensor(s.numpy()) for s in (rm, rv))
-    versions = rm._version, rv._version
     for _ in range(2):
         F.batch_norm(bt.tensor(x), rm, rv, training=True, momentum=0.2)
         torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=0.2)
     np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+def test_batch_norm_updates_running_stats_in_place(shape):
+    """Training blends the batch mean and unbiased variance in with ``momentum``, in place;
+    evaluation leaves the statistics alone."""
+    x = random_inputs(shape, seed=3)[0].astype(np.float32) * 3 + 1
+    rm, rv = _bt_stats(shape[1])
+    expected_mean, expected_var = rm.numpy().copy(), rv.numpy().copy()
+    versions = rm._version, rv._version
+    axes = (0, *range(2, len(shape)))
+    for _ in range(2):
+        F.batch_norm(bt.tensor(x), rm, rv, training=True, momentum=0.2)
+        expected_mean = 0.8 * expected_mean + 0.2 * x.mean(axis=axes)
+        expected_var = 0.8 * expected_var + 0.2 * x.var(axis=axes, ddof=1)
+    np.testing.assert_allclose(rm.numpy(), expected_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rv.numpy(), expected_var, rtol=1e-5, atol=1e-6)
     assert (rm._version, rv._version) == (versions[0] + 2, versions[1] + 2)
-    before = rm.numpy().copy()
+    before = rm.numpy().copy(), rv.numpy().copy()
     F.batch_norm(bt.tensor(x), rm, rv, training=False)
-    np.testing.assert_array_equal(rm.numpy(), before)
+    np.testing.assert_array_equal(rm.numpy(), before[0])
+    np.testing.assert_array_equal(rv.numpy(), before[1])
 
 
 def test_layer_norm_output_statistics():

@@ -130,16 +130,22 @@ def test_pool_gpu_matches_cpu(name, arg):
     check_gpu_matches_cpu(fn, *random_inputs((2, 3, 17), dtype=np.float32))
 
 
-@pytest.mark.parametrize(
-    "name, arg",
+# Global pooling and other long windows that tile the input (reduced as rows).
+LONG_WINDOWS = (
     [("max_pool1d", {"kernel_size": 18}), ("avg_pool1d", {"kernel_size": 18})]
     + [("adaptive_max_pool1d", n) for n in (1, 2)]
-    + [("adaptive_avg_pool1d", n) for n in (1, 2)],
+    + [("adaptive_avg_pool1d", n) for n in (1, 2)]
 )
+
+
+def _long_input_shape(name):
+    return (2, 3, 36 if "adaptive" in name else 37)
+
+
+@pytest.mark.parametrize("name, arg", LONG_WINDOWS)
 def test_long_tiling_windows(name, arg):
-    """Global pooling and other long windows that tile the input (reduced as rows)."""
     torch = pytest.importorskip("torch")
-    (x,) = random_inputs((2, 3, 36 if "adaptive" in name else 37), seed=7)
+    (x,) = random_inputs(_long_input_shape(name), seed=7)
     check_torch_parity(_pool(biotorch, name, arg), _pool(torch, name, arg), x)
     out_bt, out_th = (
         _pool(biotorch, name, arg)(biotorch.tensor(x)),
@@ -147,4 +153,9 @@ def test_long_tiling_windows(name, arg):
     )
     if isinstance(out_th, tuple):
         np.testing.assert_array_equal(out_bt[1].numpy(), out_th[1].numpy())
-    check_gradcheck(_values(_pool(biotorch, name, arg)), *random_inputs(x.shape, seed=8))
+
+
+@pytest.mark.parametrize("name, arg", LONG_WINDOWS)
+def test_long_tiling_windows_gradcheck(name, arg):
+    inputs = random_inputs(_long_input_shape(name), seed=8)
+    check_gradcheck(_values(_pool(biotorch, name, arg)), *inputs)

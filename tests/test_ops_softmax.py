@@ -39,6 +39,13 @@ def test_large_and_infinite_inputs_stay_finite_like_torch(name):
     assert np.isfinite(ours[0]).all()
 
 
+@pytest.mark.parametrize("name", FUNCS)
+def test_large_and_infinite_inputs_stay_finite(name):
+    x = np.array([[1000.0, 1001.0, 1002.0], [-np.inf, 0.0, 5.0]], dtype=np.float32)
+    out = getattr(F, name)(bt.tensor(x), -1).numpy()
+    assert np.isfinite(out[0]).all() and np.isfinite(out[1, 1:]).all()
+
+
 def test_rows_sum_to_one_and_methods_dispatch():
     x = bt.tensor(random_inputs((4, 7), seed=5)[0], dtype=bt.float32)
     np.testing.assert_allclose(x.softmax(-1).numpy().sum(-1), 1.0, rtol=1e-6)
