@@ -354,6 +354,15 @@ def test_all_targets_ignored_torch_parity(loss, shape, reduction):
     )
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("loss", list(CLASS_INDEX_LOSSES))
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_all_targets_ignored_gpu_matches_cpu(loss, reduction):
+    input_shape, target = ALL_IGNORED["4d"]
+    fn = class_index_loss(loss, BF, biotorch, reduction, target)
+    check_gpu_matches_cpu(fn, normal(*input_shape))
+
+
 # Targets whose classes all weigh 0, and one ignored: PyTorch's mean is nan (also with label
 # smoothing), the kept rows' gradients are nan and the ignored row's stay 0.
 ZERO_WEIGHT = np.array([0.0, 0.0, 1.0, 2.0])
@@ -374,6 +383,15 @@ def test_zero_summed_weight_mean_is_nan_and_ignored_rows_get_zero(loss):
     assert np.isnan(out.item())
     out.backward()
     np.testing.assert_array_equal(x.grad.numpy()[2], np.zeros(4))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("loss", list(ZERO_WEIGHT_LOSSES))
+def test_zero_summed_weight_gpu_matches_cpu(loss):
+    fn = ZERO_WEIGHT_LOSSES[loss]
+    check_gpu_matches_cpu(
+        lambda x: fn(BF, biotorch, x, const(biotorch, ZERO_WEIGHT_TARGET, x)), normal(3, 4)
+    )
 
 
 @pytest.mark.parametrize("loss", list(ZERO_WEIGHT_LOSSES))
