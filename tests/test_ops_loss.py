@@ -405,9 +405,10 @@ def test_zero_summed_weight_torch_parity(loss):
     )
 
 
-# Other means over nothing, which already match PyTorch (kept so they stay so): zero per-element
-# weights divide 0 by 0 (nan loss and, through the weights, nan gradients, as PyTorch's own
-# composite), and empty batches give a nan mean with empty gradients.
+# Other means over nothing, which already matched PyTorch (kept so they stay so). All-zero
+# weights: mse/l1 divide by the summed weights, 0/0 (a nan loss and, through the weights, nan
+# gradients, as PyTorch's own composite); huber and the BCE losses divide by the element count
+# (0, with zero gradients). Empty batches give a nan mean and empty gradients.
 ZEROS = np.zeros((3, 5))
 EMPTY = np.zeros((0, 4))
 NOTHING_CASES = {
