@@ -239,9 +239,11 @@ def _worker_loop(
 ) -> None:
     """Body of a worker process: fetch the batches named on ``index_queue``.
 
-    Stops at ``None``, when ``done_event`` is set, or when its parent process is gone. Streams
-    are seeded for ``first_epoch`` before ``worker_init_fn`` runs, and re-seeded only when a
-    later iteration (epoch) of a persistent pool starts.
+    Stops at ``None`` or when its parent process is gone. Once ``done_event`` is set it skips
+    the work but still reads its queue up to the final ``None``, so that the main process's
+    queue feeder thread can flush and exit. Streams are seeded for ``first_epoch`` before
+    ``worker_init_fn`` runs, and re-seeded only when a later iteration (epoch) of a persistent
+    pool starts.
     """
     parent = os.getppid()
     init_error = None
@@ -252,13 +254,15 @@ def _worker_loop(
     except Exception as exc:
         init_error = _WorkerError(exc)
     current = first_iteration
-    while not done_event.is_set() and os.getppid() == parent:
+    while os.getppid() == parent:
         try:
             msg = index_queue.get(timeout=_POLL_S)
         except (queue.Empty, KeyboardInterrupt):
             continue
-        if msg is None or done_event.is_set():
+        if msg is None:
             break
+        if done_event.is_set():
+            continue
         iteration, task, epoch, indices = msg
         if init_error is not None:
             result_queue.put((iteration, task, init_error))
@@ -296,12 +300,25 @@ def _shutdown_workers(
             getattr(p, stop)()
         for p in stragglers:
             p.join(timeout=_JOIN_S)
+    for p, q in zip(processes, index_queues, strict=True):
+        if p.exitcode != 0:  # stopped before reading up to its None: read the rest here
+            _drain(q)
     for q in [*index_queues, result_queue]:
         q.cancel_join_thread()
         q.close()
 
 
+def _drain(index_queue: Any) -> None:
+    """Read ``index_queue`` up to the final ``None``, so that its feeder thread can exit."""
+    try:
+        while index_queue.get(timeout=_POLL_S) is not None:
+            pass
+    except (queue.Empty, OSError, ValueError):
+        pass
+
+
 def _exit_description(exitcode: int | None) -> str:
+    """How a process ended: "exit code N" or "signal NAME"."""
     if exitcode is not None and exitcode < 0:
         try:
             return f"signal {signal.Signals(-exitcode).name}"

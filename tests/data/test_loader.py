@@ -284,6 +284,38 @@ def test_leaving_a_loop_early_stops_workers_promptly():
     assert_no_workers_left(feeders)
 
 
+class Indices(Dataset):
+    """Sample i is i; with ``kill`` every worker SIGKILLs itself on its first sample."""
+
+    def __init__(self, kill: bool = False) -> None:
+        self.kill = kill
+
+    def __len__(self) -> int:
+        return 1_000_000
+
+    def __getitem__(self, i: int):
+        if self.kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
+@pytest.mark.parametrize("kill", [False, True])
+def test_large_index_lists_leave_no_feeder_threads(kill):
+    """Tasks of 20,000 indices fill the index pipes: unread ones must not block the feeders."""
+    feeders = feeder_threads()
+    loader = DataLoader(Indices(kill), batch_size=20_000, num_workers=2, prefetch_factor=4)
+
+    def leave_early():
+        try:
+            for _ in loader:
+                break
+        except RuntimeError as exc:
+            assert kill and "exited unexpectedly with signal SIGKILL" in str(exc)
+
+    bounded(leave_early)
+    assert_no_workers_left(feeders)
+
+
 def test_deleting_a_persistent_loader_stops_its_workers():
     def leave_early():
         loader = DataLoader(Wide(), batch_size=8, num_workers=2, persistent_workers=True)
