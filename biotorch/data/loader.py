@@ -538,7 +538,8 @@ class DataLoader:
     drop_last : bool
         Drop the last incomplete batch.
     timeout : float
-        Seconds to wait for a batch from the workers (0: forever).
+        Seconds to wait for a batch from the workers (0: forever); then a ``RuntimeError`` is
+        raised and the workers are stopped.
     worker_init_fn : callable, optional
         Called with the worker id in each worker after its streams are seeded.
     generator : numpy.random.Generator, optional
