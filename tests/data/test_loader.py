@@ -246,12 +246,19 @@ def feeder_threads() -> int:
     return sum(t.name == "QueueFeederThread" for t in threading.enumerate())
 
 
-def assert_no_workers_left(feeders_before: int = 0) -> None:
-    assert mp.active_children() == []
-    deadline = time.monotonic() + 2.0
-    while feeder_threads() > feeders_before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert feeder_threads() <= feeders_before
+@pytest.fixture
+def no_workers_left():
+    """A check that no worker process or queue feeder thread is left beyond the test's start."""
+    children, feeders = set(mp.active_children()), feeder_threads()
+
+    def check() -> None:
+        assert set(mp.active_children()) <= children
+        deadline = time.monotonic() + 2.0  # a closed queue's feeder thread ends on its own
+        while feeder_threads() > feeders and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert feeder_threads() <= feeders
+
+    return check
 
 
 class Wide(Dataset):
@@ -264,8 +271,7 @@ class Wide(Dataset):
         return np.full(50_000, i, np.float32)
 
 
-def test_leaving_a_loop_early_stops_workers_promptly():
-    feeders = feeder_threads()
+def test_leaving_a_loop_early_stops_workers_promptly(no_workers_left):
 
     def leave_early():  # seconds from leaving to the workers' end (their start not counted)
         for _ in DataLoader(Wide(), batch_size=8, num_workers=2):
@@ -281,7 +287,7 @@ def test_leaving_a_loop_early_stops_workers_promptly():
     after_break, after_del = bounded(leave_early)
     # torch 2.13 takes ~0.05 s for either; an unread result queue used to stall ~5 s
     assert after_break < 1.0 and after_del < 1.0, (after_break, after_del)
-    assert_no_workers_left(feeders)
+    no_workers_left()
 
 
 class Indices(Dataset):
@@ -300,9 +306,8 @@ class Indices(Dataset):
 
 
 @pytest.mark.parametrize("kill", [False, True])
-def test_large_index_lists_leave_no_feeder_threads(kill):
+def test_large_index_lists_leave_no_feeder_threads(kill, no_workers_left):
     """Tasks of 20,000 indices fill the index pipes: unread ones must not block the feeders."""
-    feeders = feeder_threads()
     loader = DataLoader(Indices(kill), batch_size=20_000, num_workers=2, prefetch_factor=4)
 
     def leave_early():
@@ -313,10 +318,10 @@ def test_large_index_lists_leave_no_feeder_threads(kill):
             assert kill and "exited unexpectedly with signal SIGKILL" in str(exc)
 
     bounded(leave_early)
-    assert_no_workers_left(feeders)
+    no_workers_left()
 
 
-def test_deleting_a_persistent_loader_stops_its_workers():
+def test_deleting_a_persistent_loader_stops_its_workers(no_workers_left):
     def leave_early():
         loader = DataLoader(Wide(), batch_size=8, num_workers=2, persistent_workers=True)
         for _ in loader:
@@ -328,7 +333,7 @@ def test_deleting_a_persistent_loader_stops_its_workers():
 
     seconds, processes = bounded(leave_early)
     assert seconds < 1.0 and not any(p.is_alive() for p in processes)
-    assert_no_workers_left()
+    no_workers_left()
 
 
 class FailsInFirstEpoch(Dataset):
@@ -341,7 +346,7 @@ class FailsInFirstEpoch(Dataset):
         return np.array([i, os.getpid()])
 
 
-def test_worker_error_stops_persistent_workers_and_the_next_epoch_starts_fresh():
+def test_worker_error_stops_persistent_workers_and_the_next_epoch_starts_fresh(no_workers_left):
     loader = DataLoader(FailsInFirstEpoch(), batch_size=1, num_workers=2, persistent_workers=True)
 
     def first_epoch():
@@ -350,7 +355,7 @@ def test_worker_error_stops_persistent_workers_and_the_next_epoch_starts_fresh()
         return loader._pool.processes
 
     failed_pids = {p.pid for p in bounded(first_epoch)}
-    assert_no_workers_left()
+    no_workers_left()
     second = np.concatenate(bounded(lambda: rows(loader)))
     assert second[:, 0].tolist() == list(range(8))
     assert not failed_pids & set(second[:, 1].tolist())  # fresh workers
@@ -422,7 +427,7 @@ class Misbehaves(Dataset):
         ("segfault", RuntimeError, "worker 1 .* exited unexpectedly with signal SIGSEGV"),
     ],
 )
-def test_every_worker_failure_reaches_the_main_process(how, error, match):
+def test_every_worker_failure_reaches_the_main_process(how, error, match, no_workers_left):
     loader = DataLoader(Misbehaves(how), batch_size=1, num_workers=2, collate_fn=list)
 
     def load():
@@ -432,7 +437,7 @@ def test_every_worker_failure_reaches_the_main_process(how, error, match):
     t0 = time.perf_counter()
     bounded(load)
     assert time.perf_counter() - t0 < 5.0
-    assert_no_workers_left()
+    no_workers_left()
 
 
 class Sleeps(Dataset):
@@ -445,7 +450,7 @@ class Sleeps(Dataset):
 
 
 @pytest.mark.parametrize("persistent", [False, True])
-def test_timeout_raises_and_stops_the_workers(persistent):
+def test_timeout_raises_and_stops_the_workers(persistent, no_workers_left):
     loader = DataLoader(Sleeps(), num_workers=1, timeout=0.2, persistent_workers=persistent)
 
     def load():
@@ -455,7 +460,7 @@ def test_timeout_raises_and_stops_the_workers(persistent):
     t0 = time.perf_counter()
     bounded(load)
     assert 0.2 <= time.perf_counter() - t0 < 3.0  # the 10 s sleep is not waited for
-    assert_no_workers_left()
+    no_workers_left()
 
 
 def test_only_the_newest_iterator_of_a_persistent_loader_yields():
@@ -484,7 +489,7 @@ class Trickle(Dataset):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_threads_sharing_one_iterator_get_each_batch_once(num_workers):
+def test_threads_sharing_one_iterator_get_each_batch_once(num_workers, no_workers_left):
     it = iter(DataLoader(Trickle(), batch_size=2, num_workers=num_workers))
     taken = [[], []]
     errors = []
@@ -505,7 +510,7 @@ def test_threads_sharing_one_iterator_get_each_batch_once(num_workers):
     assert errors == []
     assert sorted(taken[0] + taken[1]) == [[2 * k, 2 * k + 1] for k in range(20)]
     assert all(mine == sorted(mine) for mine in taken)  # each thread sees batches in order
-    assert_no_workers_left()
+    no_workers_left()
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
@@ -523,7 +528,8 @@ def test_workers_exit_when_the_main_process_is_killed():
             def __getitem__(self, i):
                 return np.array([i])
 
-        it = iter(DataLoader(Numbers(), batch_size=1, num_workers=2))
+        loader = DataLoader(Numbers(), batch_size=1, num_workers=2, multiprocessing_context="fork")
+        it = iter(loader)
         next(it)
         print(*[p.pid for p in it.inner.pool.processes], flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
