@@ -272,7 +272,6 @@ class Wide(Dataset):
 
 
 def test_leaving_a_loop_early_stops_workers_promptly(no_workers_left):
-
     def leave_early():  # seconds from leaving to the workers' end (their start not counted)
         for _ in DataLoader(Wide(), batch_size=8, num_workers=2):
             t0 = time.perf_counter()
