@@ -13,6 +13,12 @@ Semantics follow ``torch.utils.data.DataLoader``. Differences worth knowing:
   ``"spawn"``/``"forkserver"`` the dataset, ``collate_fn`` and ``worker_init_fn`` must be picklable.
   Workers collate NumPy arrays; the main process turns them into Tensors, so batches come out in
   sampler order and equal what ``num_workers=0`` returns.
+- Any worker failure (an exception, a worker that died, a ``timeout``) shuts every worker down,
+  persistent or not, and ends the iteration; the next ``iter(loader)`` starts fresh workers.
+  Exceptions that cannot be pickled, or rebuilt, still arrive (as ``RuntimeError`` with the
+  worker's traceback). Leaving a loop early stops the workers at once.
+- An iterator may be shared by threads: each batch goes to exactly one of them, in order. With
+  ``persistent_workers=True`` only the newest iterator of a loader yields batches.
 - ``pin_memory`` is accepted for PyTorch compatibility and has no effect.
 """
 
@@ -21,9 +27,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import multiprocessing as mp
+import multiprocessing.queues
+import os
+import pickle
 import queue
 import random
-import sys
+import signal
+import threading
 import time
 import traceback
 import weakref
@@ -44,7 +54,8 @@ from biotorch.data.samplers import BatchSampler, RandomSampler, SequentialSample
 
 __all__ = ["DataLoader", "default_collate", "get_worker_info"]
 
-_POLL_S = 1.0
+_POLL_S = 0.1  # how often waits check worker liveness, timeouts and shutdown
+_JOIN_S = 0.5  # how long shutdown waits for a worker before terminating it
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
@@ -107,21 +118,56 @@ class _Exhausted:
     """Sent by a worker whose iterable dataset has no more batches."""
 
 
-class _ExceptionWrapper:
-    """An exception raised in a worker, carried to the main process with its traceback text."""
+class _KeyErrorMessage(str):
+    """A KeyError's message shown as written (``str(KeyError)`` otherwise shows its repr)."""
 
-    def __init__(self, where: str) -> None:
-        self.exc_type = sys.exc_info()[0] or RuntimeError
-        self.message = (
-            f"Caught {self.exc_type.__name__} in {where}.\nOriginal {traceback.format_exc()}"
-        )
+    def __repr__(self) -> str:
+        return str(self)
 
-    def reraise(self) -> None:
+
+class _WorkerError:
+    """A worker's exception as picklable text, so the main process always receives it.
+
+    Carries the exception's type name, its formatted traceback and, when it can be pickled, the
+    type itself (unpickled only in :meth:`exception`, so a type the main process cannot import
+    costs nothing but the type). :meth:`exception` rebuilds the original type with the
+    traceback text as message, or gives a ``RuntimeError`` carrying that text.
+    """
+
+    def __init__(self, exc: BaseException, note: str = "") -> None:
+        self.type_name = type(exc).__name__
+        self.note = note
+        self.traceback = "".join(traceback.format_exception(exc))
         try:
-            exc = self.exc_type(self.message)
+            self.pickled_type: bytes | None = pickle.dumps(type(exc))
         except Exception:
-            exc = RuntimeError(self.message)
-        raise exc
+            self.pickled_type = None
+
+    def exception(self, worker_id: int) -> BaseException:
+        message = (
+            f"Caught {self.type_name} in DataLoader worker process {worker_id}.\n"
+            f"{self.note}Original {self.traceback}"
+        )
+        if self.pickled_type is not None:
+            try:
+                exc_type = pickle.loads(self.pickled_type)
+                return exc_type(_KeyErrorMessage(message) if exc_type is KeyError else message)
+            except Exception:
+                pass
+        return RuntimeError(message)
+
+
+class _ResultQueue(mp.queues.Queue):
+    """Worker-to-main queue: a result that cannot be pickled is replaced by its error.
+
+    ``multiprocessing.Queue`` pickles in a background thread, where a failure would only be
+    printed and the main process would wait forever for the lost result.
+    """
+
+    def _on_queue_feeder_error(self, e: Exception, obj: Any) -> None:
+        iteration, task, _ = obj
+        note = "The worker's result could not be pickled to send it to the main process.\n"
+        self.put((iteration, task, _WorkerError(e, note)))
 
 
 class _Fetcher:
@@ -189,28 +235,34 @@ def _worker_loop(
     worker_init_fn: Callable[[int], None] | None,
     index_queue: Any,
     result_queue: Any,
+    done_event: Any,
 ) -> None:
-    """Body of a worker process: fetch the batches named on ``index_queue`` until ``None``.
+    """Body of a worker process: fetch the batches named on ``index_queue``.
 
-    Streams are seeded for ``first_epoch`` before ``worker_init_fn`` runs, and re-seeded only
-    when a later iteration (epoch) of a persistent pool starts.
+    Stops at ``None`` or when its parent process is gone. Once ``done_event`` is set it skips
+    the work but still reads its queue up to the final ``None``, so that the main process's
+    queue feeder thread can flush and exit. Streams are seeded for ``first_epoch`` before
+    ``worker_init_fn`` runs, and re-seeded only when a later iteration (epoch) of a persistent
+    pool starts.
     """
-    where = f"DataLoader worker process {worker_id}"
+    parent = os.getppid()
     init_error = None
     try:
         _enter_epoch(fetcher, seed, first_epoch, worker_id, num_workers, in_worker=True)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
-    except Exception:
-        init_error = _ExceptionWrapper(where)
+    except Exception as exc:
+        init_error = _WorkerError(exc)
     current = first_iteration
-    while True:
+    while os.getppid() == parent:
         try:
-            msg = index_queue.get()
-        except KeyboardInterrupt:
+            msg = index_queue.get(timeout=_POLL_S)
+        except (queue.Empty, KeyboardInterrupt):
             continue
         if msg is None:
             break
+        if done_event.is_set():
+            continue
         iteration, task, epoch, indices = msg
         if init_error is not None:
             result_queue.put((iteration, task, init_error))
@@ -222,26 +274,57 @@ def _worker_loop(
             result: Any = fetcher.fetch(indices)
         except StopIteration:
             result = _Exhausted()
-        except Exception:
-            result = _ExceptionWrapper(where)
+        except Exception as exc:
+            result = _WorkerError(exc)
         result_queue.put((iteration, task, result))
+    # Results still buffered are unwanted now; do not wait for the main process to read them.
+    result_queue.cancel_join_thread()
 
 
-def _shutdown_workers(processes: list[Any], index_queues: list[Any], result_queue: Any) -> None:
+def _shutdown_workers(
+    processes: list[Any], index_queues: list[Any], result_queue: Any, done_event: Any
+) -> None:
+    """Stop the workers promptly: signal, join briefly, then terminate (kill) stragglers."""
+    done_event.set()
     for q in index_queues:
         try:
             q.put(None)
         except (OSError, ValueError):
             pass
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + _JOIN_S
     for p in processes:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.terminate()
-            p.join(timeout=1.0)
+    for stop in ("terminate", "kill"):
+        stragglers = [p for p in processes if p.is_alive()]
+        for p in stragglers:
+            getattr(p, stop)()
+        for p in stragglers:
+            p.join(timeout=_JOIN_S)
+    for p, q in zip(processes, index_queues, strict=True):
+        if p.exitcode != 0:  # stopped before reading up to its None: read the rest here
+            _drain(q)
     for q in [*index_queues, result_queue]:
         q.cancel_join_thread()
         q.close()
+
+
+def _drain(index_queue: Any) -> None:
+    """Read ``index_queue`` up to the final ``None``, so that its feeder thread can exit."""
+    try:
+        while index_queue.get(timeout=_POLL_S) is not None:
+            pass
+    except (queue.Empty, OSError, ValueError):
+        pass
+
+
+def _exit_description(exitcode: int | None) -> str:
+    """How a process ended: "exit code N" or "signal NAME"."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
 
 
 class _WorkerPool:
@@ -251,8 +334,10 @@ class _WorkerPool:
         ctx = loader.multiprocessing_context
         if ctx is None or isinstance(ctx, str):
             ctx = mp.get_context(ctx)
-        self.result_queue = ctx.Queue()
+        self.result_queue = _ResultQueue(ctx=ctx)
         self.index_queues = [ctx.Queue() for _ in range(loader.num_workers)]
+        self.done_event = ctx.Event()
+        self.owner = iteration  # the iteration allowed to read results (the newest)
         self.processes = []
         for wid, iq in enumerate(self.index_queues):
             p = ctx.Process(
@@ -267,17 +352,23 @@ class _WorkerPool:
                     loader.worker_init_fn,
                     iq,
                     self.result_queue,
+                    self.done_event,
                 ),
                 daemon=True,
             )
             p.start()
             self.processes.append(p)
         self._finalizer = weakref.finalize(
-            self, _shutdown_workers, self.processes, self.index_queues, self.result_queue
+            self,
+            _shutdown_workers,
+            self.processes,
+            self.index_queues,
+            self.result_queue,
+            self.done_event,
         )
 
     def get(self, timeout: float) -> Any:
-        """The next result, polling so that a dead worker or a timeout is noticed."""
+        """The next result; polls so that a dead worker or a ``timeout`` (> 0) is noticed."""
         start = time.monotonic()
         while True:
             wait = _POLL_S if timeout <= 0 else min(_POLL_S, timeout - (time.monotonic() - start))
@@ -285,12 +376,18 @@ class _WorkerPool:
                 return self.result_queue.get(timeout=max(wait, 0.0))
             except queue.Empty:
                 pass
+            except Exception as exc:
+                self.shutdown()
+                raise RuntimeError(
+                    "DataLoader: a worker sent a result that cannot be unpickled in the main "
+                    f"process ({type(exc).__name__}: {exc})"
+                ) from exc
             for wid, p in enumerate(self.processes):
                 if not p.is_alive():
                     self.shutdown()
                     raise RuntimeError(
-                        f"DataLoader worker {wid} (pid {p.pid}) exited unexpectedly "
-                        f"with exit code {p.exitcode}"
+                        f"DataLoader worker {wid} (pid {p.pid}) exited unexpectedly with "
+                        f"{_exit_description(p.exitcode)}"
                     )
             if timeout > 0 and time.monotonic() - start >= timeout:
                 self.shutdown()
@@ -306,7 +403,11 @@ class _WorkerPool:
 
 
 class _MultiProcessIter:
-    """One epoch of batches from a worker pool, returned in task order."""
+    """One epoch of batches from a worker pool, returned in task order.
+
+    Any error (from a worker, a dead worker, a timeout) shuts the pool down, persistent or not,
+    and ends the iteration: later calls raise ``StopIteration``.
+    """
 
     def __init__(
         self,
@@ -327,6 +428,8 @@ class _MultiProcessIter:
         self.sent = 0
         self.next_task = 0
         self.exhausted = False
+        self.finished = False
+        pool.owner = iteration
         for _ in range(loader.prefetch_factor * loader.num_workers):
             self._send()
 
@@ -350,8 +453,27 @@ class _MultiProcessIter:
         return self
 
     def __next__(self) -> Any:
+        if self.finished:
+            raise StopIteration
+        if self.pool.owner != self.iteration:
+            self.finished = True
+            raise RuntimeError(
+                "DataLoader: this iterator was superseded by a newer iter(loader); with "
+                "persistent_workers=True only the newest iterator of a loader yields batches"
+            )
+        try:
+            return self._next_batch()
+        except StopIteration:
+            raise
+        except BaseException:
+            self.finished = True
+            self.pool.shutdown()
+            raise
+
+    def _next_batch(self) -> Any:
         while True:
             if self.next_task >= self.sent:
+                self.finished = True
                 self._finish()
                 raise StopIteration
             while self.next_task not in self.buffer:
@@ -365,10 +487,9 @@ class _MultiProcessIter:
                 if wid in self.active:
                     self.active.remove(wid)
                 continue
+            if isinstance(result, _WorkerError):
+                raise result.exception(wid)
             self._send()
-            if isinstance(result, _ExceptionWrapper):
-                self._finish()
-                result.reraise()
             return _to_tensors(result, self.loader.device)
 
     def _finish(self) -> None:
@@ -377,6 +498,21 @@ class _MultiProcessIter:
 
     def __del__(self) -> None:
         self._finish()
+
+
+class _Locked:
+    """An iterator that several threads can share: each item goes to exactly one caller."""
+
+    def __init__(self, inner: Iterator[Any]) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _Locked:
+        return self
+
+    def __next__(self) -> Any:
+        with self._lock:
+            return next(self.inner)
 
 
 class DataLoader:
@@ -402,7 +538,8 @@ class DataLoader:
     drop_last : bool
         Drop the last incomplete batch.
     timeout : float
-        Seconds to wait for a batch from the workers (0: forever).
+        Seconds to wait for a batch from the workers (0: forever); then a ``RuntimeError`` is
+        raised and the workers are stopped.
     worker_init_fn : callable, optional
         Called with the worker id in each worker after its streams are seeded.
     generator : numpy.random.Generator, optional
@@ -557,14 +694,14 @@ class DataLoader:
         self._epoch += 1
         tasks = None if self.is_iterable else self._index_tasks(epoch)
         if self.num_workers == 0:
-            return self._single_process_iter(epoch, tasks)
+            return _Locked(self._single_process_iter(epoch, tasks))
         iteration = next(self._iteration_counter)
         pool = self._pool
         if pool is None or not pool.alive:
             pool = _WorkerPool(self, epoch, iteration)
             if self.persistent_workers:
                 self._pool = pool
-        return _MultiProcessIter(self, pool, epoch, iteration, tasks)
+        return _Locked(_MultiProcessIter(self, pool, epoch, iteration, tasks))
 
     def _single_process_iter(self, epoch: int, tasks: Iterator[Any] | None) -> Iterator[Any]:
         fetcher = self._make_fetcher()

@@ -1,5 +1,12 @@
+import multiprocessing as mp
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,15 +45,6 @@ class Failing(Dataset):
         if i == 5:
             raise KeyError(f"no sample {i}")
         return np.zeros(2)
-
-
-class Slow(Dataset):
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, i: int):
-        time.sleep(2)
-        return np.zeros(1)
 
 
 class Stream(IterableDataset):
@@ -148,21 +146,6 @@ def test_worker_error_is_reraised_with_its_traceback():
         list(DataLoader(Failing(), batch_size=1, num_workers=2))
 
 
-def test_workers_stop_when_iteration_is_abandoned():
-    it = iter(DataLoader(Draws(), batch_size=2, num_workers=2))
-    next(it)
-    processes = it.pool.processes
-    del it
-    for p in processes:
-        p.join(timeout=10)
-    assert not any(p.is_alive() for p in processes)
-
-
-def test_timeout():
-    with pytest.raises(RuntimeError, match="timed out after 0.5 seconds"):
-        list(DataLoader(Slow(), num_workers=1, timeout=0.5))
-
-
 def test_iterable_dataset_with_workers():
     assert sum(rows(DataLoader(Stream(), batch_size=3)), []) == [[i] for i in range(10)]
     multi = sum(rows(DataLoader(Stream(), batch_size=3, num_workers=2)), [])
@@ -234,3 +217,341 @@ def test_worker_init_fn_runs_after_seeding():
     for wid in (0, 1):
         expected = np.random.RandomState(100 + wid).randint(10**6, size=2)
         assert out[out[:, 0] == wid, 1].tolist() == expected.tolist()
+
+
+# Reliability of the worker processes. Every test that starts workers runs bounded in time
+# (``bounded`` or a subprocess timeout), so that a regression fails instead of hanging the suite.
+
+
+def bounded(fn, seconds: float = 20.0):
+    """``fn()`` run in a thread; fails if it has not returned after ``seconds``."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s (hung)"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def feeder_threads() -> int:
+    return sum(t.name == "QueueFeederThread" for t in threading.enumerate())
+
+
+@pytest.fixture
+def no_workers_left():
+    """A check that no worker process or queue feeder thread is left beyond the test's start."""
+    children, feeders = set(mp.active_children()), feeder_threads()
+
+    def check() -> None:
+        assert set(mp.active_children()) <= children
+        deadline = time.monotonic() + 2.0  # a closed queue's feeder thread ends on its own
+        while feeder_threads() > feeders and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert feeder_threads() <= feeders
+
+    return check
+
+
+class Wide(Dataset):
+    """200 kB samples: a batch fills the result pipe, so workers block if nobody reads."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int):
+        return np.full(50_000, i, np.float32)
+
+
+def test_leaving_a_loop_early_stops_workers_promptly(no_workers_left):
+    def leave_early():  # seconds from leaving to the workers' end (their start not counted)
+        for _ in DataLoader(Wide(), batch_size=8, num_workers=2):
+            t0 = time.perf_counter()
+            break
+        after_break = time.perf_counter() - t0
+        it = iter(DataLoader(Wide(), batch_size=8, num_workers=2))
+        next(it)
+        t0 = time.perf_counter()
+        del it
+        return after_break, time.perf_counter() - t0
+
+    after_break, after_del = bounded(leave_early)
+    # torch 2.13 takes ~0.05 s for either; an unread result queue used to stall ~5 s
+    assert after_break < 1.0 and after_del < 1.0, (after_break, after_del)
+    no_workers_left()
+
+
+class Indices(Dataset):
+    """Sample i is i; with ``kill`` every worker SIGKILLs itself on its first sample."""
+
+    def __init__(self, kill: bool = False) -> None:
+        self.kill = kill
+
+    def __len__(self) -> int:
+        return 1_000_000
+
+    def __getitem__(self, i: int):
+        if self.kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+
+@pytest.mark.parametrize("kill", [False, True])
+def test_large_index_lists_leave_no_feeder_threads(kill, no_workers_left):
+    """Tasks of 20,000 indices fill the index pipes: unread ones must not block the feeders."""
+    loader = DataLoader(Indices(kill), batch_size=20_000, num_workers=2, prefetch_factor=4)
+
+    def leave_early():
+        try:
+            for _ in loader:
+                break
+        except RuntimeError as exc:
+            assert kill and "exited unexpectedly with signal SIGKILL" in str(exc)
+
+    bounded(leave_early)
+    no_workers_left()
+
+
+def test_deleting_a_persistent_loader_stops_its_workers(no_workers_left):
+    def leave_early():
+        loader = DataLoader(Wide(), batch_size=8, num_workers=2, persistent_workers=True)
+        for _ in loader:
+            break
+        processes = loader._pool.processes
+        t0 = time.perf_counter()
+        del loader
+        return time.perf_counter() - t0, processes
+
+    seconds, processes = bounded(leave_early)
+    assert seconds < 1.0 and not any(p.is_alive() for p in processes)
+    no_workers_left()
+
+
+class FailsInFirstEpoch(Dataset):
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        if i == 5 and get_worker_info().epoch == 0:
+            raise KeyError(f"no sample {i} in epoch 0")
+        return np.array([i, os.getpid()])
+
+
+def test_worker_error_stops_persistent_workers_and_the_next_epoch_starts_fresh(no_workers_left):
+    loader = DataLoader(FailsInFirstEpoch(), batch_size=1, num_workers=2, persistent_workers=True)
+
+    def first_epoch():
+        with pytest.raises(KeyError, match=r"(?s)worker process 1.*Traceback.*no sample 5"):
+            rows(loader)
+        return loader._pool.processes
+
+    failed_pids = {p.pid for p in bounded(first_epoch)}
+    no_workers_left()
+    second = np.concatenate(bounded(lambda: rows(loader)))
+    assert second[:, 0].tolist() == list(range(8))
+    assert not failed_pids & set(second[:, 1].tolist())  # fresh workers
+    loader._pool.shutdown()
+
+
+class NeedsTwoArgs(Exception):
+    """Cannot be rebuilt from its args: pickles, but fails to unpickle."""
+
+    def __init__(self, code, detail):
+        super().__init__(f"{code}: {detail}")
+
+
+class HoldsALambda(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.callback = lambda: None
+
+
+class Misbehaves(Dataset):
+    """Sample 3 (worker 1's second task with 2 workers) fails as ``how`` says."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        if i != 3:
+            return np.zeros(2)
+        if self.how == "needs two args":
+            raise NeedsTwoArgs(1, "bad sample")
+        if self.how == "holds a lambda":
+            raise HoldsALambda("bad sample")
+        if self.how == "local class":
+
+            class LocalError(Exception):
+                pass
+
+            raise LocalError("bad sample")
+        if self.how == "unpicklable sample":
+            return lambda: None
+        if self.how == "sample not unpicklable in main":
+            return NeedsTwoArgs(1, "pickles, but cannot be rebuilt")
+        if self.how == "os._exit":
+            os._exit(3)
+        if self.how == "SIGKILL":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.how == "segfault":
+            import ctypes
+            import faulthandler
+
+            faulthandler.disable()  # no traceback dump in the test output
+            ctypes.string_at(0)
+        raise AssertionError(self.how)
+
+
+@pytest.mark.parametrize(
+    "how, error, match",
+    [
+        ("needs two args", RuntimeError, r"(?s)Caught NeedsTwoArgs in .* process 1.*bad sample"),
+        ("holds a lambda", HoldsALambda, r"(?s)Caught HoldsALambda.*Traceback.*bad sample"),
+        ("local class", RuntimeError, r"(?s)Caught LocalError.*Traceback.*bad sample"),
+        ("unpicklable sample", Exception, r"(?s)process 1.*result could not be pickled"),
+        ("sample not unpicklable in main", RuntimeError, "cannot be unpickled in the main"),
+        ("os._exit", RuntimeError, r"worker 1 \(pid \d+\) exited unexpectedly with exit code 3"),
+        ("SIGKILL", RuntimeError, "worker 1 .* exited unexpectedly with signal SIGKILL"),
+        ("segfault", RuntimeError, "worker 1 .* exited unexpectedly with signal SIGSEGV"),
+    ],
+)
+def test_every_worker_failure_reaches_the_main_process(how, error, match, no_workers_left):
+    loader = DataLoader(Misbehaves(how), batch_size=1, num_workers=2, collate_fn=list)
+
+    def load():
+        with pytest.raises(error, match=match):
+            list(loader)
+
+    t0 = time.perf_counter()
+    bounded(load)
+    assert time.perf_counter() - t0 < 5.0
+    no_workers_left()
+
+
+class Sleeps(Dataset):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int):
+        time.sleep(10)
+        return np.zeros(1)
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_timeout_raises_and_stops_the_workers(persistent, no_workers_left):
+    loader = DataLoader(Sleeps(), num_workers=1, timeout=0.2, persistent_workers=persistent)
+
+    def load():
+        with pytest.raises(RuntimeError, match="timed out after 0.2 seconds"):
+            list(loader)
+
+    t0 = time.perf_counter()
+    bounded(load)
+    assert 0.2 <= time.perf_counter() - t0 < 3.0  # the 10 s sleep is not waited for
+    no_workers_left()
+
+
+def test_only_the_newest_iterator_of_a_persistent_loader_yields():
+    loader = DataLoader(Draws(), batch_size=2, num_workers=2, persistent_workers=True, seed=0)
+
+    def two_iterators():
+        old = iter(loader)
+        next(old)
+        assert len(rows(loader)) == 6
+        with pytest.raises(RuntimeError, match="superseded by a newer iter"):
+            next(old)
+        with pytest.raises(StopIteration):
+            next(old)
+
+    bounded(two_iterators)
+    loader._pool.shutdown()
+
+
+class Trickle(Dataset):
+    def __len__(self) -> int:
+        return 40
+
+    def __getitem__(self, i: int):
+        time.sleep(0.001)  # lets the threads interleave
+        return np.array([i])
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_threads_sharing_one_iterator_get_each_batch_once(num_workers, no_workers_left):
+    it = iter(DataLoader(Trickle(), batch_size=2, num_workers=num_workers))
+    taken = [[], []]
+    errors = []
+
+    def consume(mine):
+        try:
+            for batch in it:
+                mine.append(batch.numpy()[:, 0].tolist())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, args=(mine,), daemon=True) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not any(thread.is_alive() for thread in threads), "a consumer hung"
+    assert errors == []
+    assert sorted(taken[0] + taken[1]) == [[2 * k, 2 * k + 1] for k in range(20)]
+    assert all(mine == sorted(mine) for mine in taken)  # each thread sees batches in order
+    no_workers_left()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
+def test_workers_exit_when_the_main_process_is_killed():
+    script = textwrap.dedent(
+        """
+        import os, signal
+        import numpy as np
+        from biotorch.data import DataLoader, Dataset
+
+        class Numbers(Dataset):
+            def __len__(self):
+                return 100
+
+            def __getitem__(self, i):
+                return np.array([i])
+
+        loader = DataLoader(Numbers(), batch_size=1, num_workers=2, multiprocessing_context="fork")
+        it = iter(loader)
+        next(it)
+        print(*[p.pid for p in it.inner.pool.processes], flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(biotorch.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2
+
+    def running(pid: int) -> bool:  # a zombie (state Z) has exited
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    deadline = time.monotonic() + 5.0
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    orphans = [pid for pid in pids if running(pid)]
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
+    assert orphans == []
