@@ -94,6 +94,21 @@ def train(out: Path) -> None:
         run_steps(ddp, optimizer, BATCH, rank, world, accumulate=accumulate, save=checkpoint)
         results.update({f"{variant}/{n}": a for n, a in params_of(ddp.module).items()})
 
+    for op in dist.ReduceOp:
+        t = bt.tensor([1.0, -2.0, 3.0]) * (rank + 2)  # rank 0: x2, rank 1: x3
+        dist.all_reduce(t, op=op)
+        results[f"all_reduce/{op.name}"] = t.numpy()
+    t = bt.full((2, 2), float(rank))
+    dist.broadcast(t, src=1)
+    results["broadcast"] = t.numpy()
+    parts = [bt.zeros(3, dtype=bt.int64) for _ in range(world)]
+    dist.all_gather(parts, bt.arange(3) + 10 * rank)
+    results["all_gather"] = np.stack([p.numpy() for p in parts])
+    gathered = [bt.zeros(2) for _ in range(world)] if rank == 0 else None
+    dist.gather(bt.full((2,), rank + 0.5), gathered, dst=0)
+    if rank == 0:
+        results["gather"] = np.stack([g.numpy() for g in gathered])
+
     sampler = DistributedSampler(range(11), seed=3)
     sampler.set_epoch(1)
     for name, shard in [
@@ -165,6 +180,11 @@ def errors(out: Path) -> None:
     ddp(bt.ones(2, 3) * (rank + 1)).sum().backward()
     grads = ddp.module.used.weight.grad.numpy(), ddp.module.unused.weight.grad.numpy()
     print(f"UNUSED-OK {grads[0].tolist()} {grads[1].tolist()}", flush=True)
+
+    try:
+        dist.save_on_main({"w": bt.ones(2)}, out / "no-such-directory" / "ckpt.safetensors")
+    except (OSError, dist.DistributedError) as err:
+        print(f"CAUGHT save_on_main {type(err).__name__}: {err}", flush=True)
 
     print(f"rank {rank} reached the barrier test", flush=True)
     if rank == 0:

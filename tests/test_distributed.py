@@ -81,6 +81,23 @@ def test_two_ranks_equal_one_process_with_the_doubled_batch(trained, variant, op
     assert results["sgd/buckets"] == 1 and results["adam_buckets/buckets"] >= 3
 
 
+def test_collectives(trained):
+    _, results = trained
+    x = np.array([1.0, -2.0, 3.0])
+    expected = {
+        "SUM": 5 * x,
+        "AVG": 2.5 * x,
+        "PRODUCT": 6 * x * x,
+        "MIN": [2, -6, 6],
+        "MAX": [3, -4, 9],
+    }
+    for op, value in expected.items():
+        np.testing.assert_allclose(results[f"all_reduce/{op}"], value, rtol=1e-6)
+    np.testing.assert_array_equal(results["broadcast"], np.ones((2, 2)))
+    np.testing.assert_array_equal(results["all_gather"], [[0, 1, 2], [10, 11, 12]])
+    np.testing.assert_array_equal(results["gather"], [[0.5, 0.5], [1.5, 1.5]])
+
+
 def test_sampler_shards_cover_every_index_with_equal_steps(trained):
     _, results = trained
     shards = [results[f"distributed_sampler/{r}"] for r in range(2)]
@@ -122,6 +139,8 @@ def test_disagreeing_ranks_unused_parameters_and_a_skipped_collective(tmp_path):
     assert output.count("CAUGHT all_reduce:") == 2 and "rank 1: op SUM, shape (2, 4)" in output
     assert output.count("CAUGHT unused:") == 2 and "['unused.bias', 'unused.weight']" in output
     assert output.count("UNUSED-OK [[3.0, 3.0, 3.0]] [[0.0, 0.0, 0.0]]") == 2
+    assert "CAUGHT save_on_main FileNotFoundError" in output  # rank 0's own error
+    assert "CAUGHT save_on_main DistributedError: save_on_main: rank 0 failed to write" in output
     assert result.returncode != 0  # rank 0's timeout aborts the job instead of hanging
     assert "barrier did not complete within the process group's timeout of 3 s" in output
 

@@ -65,7 +65,7 @@ class NCCLBackend:
         self.device = local.Get_rank() % count
         local.Free()
         cp.cuda.Device(self.device).use()
-        uid = np.zeros(128, dtype=np.int8)  # NCCL_UNIQUE_ID_BYTES
+        uid = np.zeros(128, dtype=np.int64)  # NCCL_UNIQUE_ID_BYTES chars, whatever their sign
         if host.rank == 0:
             uid[:] = nccl.get_unique_id()
         from biotorch.distributed import _mpi
