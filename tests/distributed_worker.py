@@ -42,8 +42,13 @@ def make_optimizer(name: str, model: nn.Module):
     return bt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
 
-def run_steps(model, optimizer, batch, rank, world, start=0, stop=STEPS, accumulate=1, save=None):
-    """SGD steps on rows ``[step*batch*world + rank*batch, +batch)``; ``save(step)`` after each."""
+def run_steps(
+    model, optimizer, batch, rank, world, start=0, stop=STEPS, accumulate=1, save=None, seen=None
+):
+    """Steps on rows ``[step*batch*world + rank*batch, +batch)``; ``save(step)`` after each.
+
+    ``seen(model)``, if given, is called after every backward.
+    """
     x, y = make_data(STEPS * batch * world)
     micro = batch // accumulate
     for step in range(start, stop):
@@ -56,6 +61,8 @@ def run_steps(model, optimizer, batch, rank, world, start=0, stop=STEPS, accumul
                 out = model(bt.tensor(x[rows]))
                 loss = F.cross_entropy(out, bt.tensor(y[rows])) / accumulate
                 loss.backward()
+            if seen is not None:
+                seen(model)
         optimizer.step()
         if save is not None:
             save(step + 1)
@@ -91,7 +98,15 @@ def train(out: Path) -> None:
                 state = {"model": ddp.module.state_dict(), "optim": optimizer.state_dict()}
                 dist.save_on_main(state, out / "checkpoint.safetensors")
 
-        run_steps(ddp, optimizer, BATCH, rank, world, accumulate=accumulate, save=checkpoint)
+        grads = []  # rank 0 and rank 1's gradient of the last layer's bias after each backward
+
+        def seen(model, grads=grads):
+            grads.append(dist.gather_arrays(model.module[4].bias.grad.numpy()[None]))
+
+        run_steps(ddp, optimizer, BATCH, rank, world, 0, STEPS, accumulate, checkpoint, seen)
+        if rank == 0:
+            same = [np.array_equal(*g) for g in grads]
+            results[f"{variant}/ranks_agree_after_backward"] = np.array(same)
         results.update({f"{variant}/{n}": a for n, a in params_of(ddp.module).items()})
 
     for op in dist.ReduceOp:

@@ -79,6 +79,11 @@ def test_two_ranks_equal_one_process_with_the_doubled_batch(trained, variant, op
     for name, value in expected.items():
         np.testing.assert_allclose(results[f"{variant}/{name}"], value, rtol=1e-10, atol=1e-12)
     assert results["sgd/buckets"] == 1 and results["adam_buckets/buckets"] >= 3
+    agree = results[f"{variant}/ranks_agree_after_backward"].tolist()
+    if variant == "no_sync":  # local gradients inside no_sync(), averaged after the last backward
+        assert agree == [False, True] * 5
+    else:
+        assert agree == [True] * 5
 
 
 def test_collectives(trained):

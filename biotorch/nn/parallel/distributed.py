@@ -17,10 +17,10 @@ __all__ = ["DistributedDataParallel"]
 class _Bucket:
     """Parameters whose gradients travel together in one packed contiguous buffer."""
 
-    def __init__(self, index: int, params: list, names: list[str]) -> None:
+    def __init__(self, params: list, names: list[str]) -> None:
         from biotorch.backend import array_module
 
-        self.index, self.params, self.names = index, params, names
+        self.params, self.names = params, names
         self.offsets = np.cumsum([0] + [p._data.size for p in params]).tolist()
         xp = array_module(params[0]._data)
         self.buffer = xp.zeros(self.offsets[-1], dtype=params[0]._data.dtype)
@@ -54,12 +54,13 @@ class DistributedDataParallel(Module):
     At construction the ranks check that their parameters agree (names, shapes, dtypes) and
     rank 0's parameters and buffers are broadcast to all. During ``backward`` each parameter's
     gradient, once accumulated into ``.grad``, marks it ready in its bucket (parameters in
-    reverse registration order, about the order backward produces them, up to ``bucket_cap_mb``
-    per bucket and one dtype per bucket); a complete bucket is packed into its buffer and its
-    allreduce starts at once, buckets launched strictly in order so that every rank issues the
-    same sequence of collectives. When the last bucket is launched, all are awaited and every
-    ``.grad`` holds the average over ranks, i.e. the gradient of the mean loss over the global
-    batch.
+    reverse registration order, about the order backward produces them, up to
+    ``bucket_cap_mb`` per bucket, one dtype and device per bucket); a complete bucket is packed
+    into its buffer and its allreduce starts at once, buckets launched strictly in order so
+    that every rank issues the same sequence of collectives. When the last bucket is launched,
+    all are awaited and every ``.grad`` holds the average over ranks, i.e. the gradient of the
+    mean loss over the global batch. (MPI advances a started allreduce only while it is
+    polled, so on the MPI backend the overlap with backward is limited.)
 
     Parameters
     ----------
@@ -101,8 +102,11 @@ class DistributedDataParallel(Module):
         self.find_unused_parameters = find_unused_parameters
         self.require_backward_grad_sync = True
         self._group = group
+        layout = "; ".join(
+            f"{n} {tuple(p.shape)} {p._data.dtype}{'' if p.requires_grad else ' frozen'}"
+            for n, p in module.named_parameters()
+        )
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        layout = "; ".join(f"{n} {tuple(p.shape)} {p._data.dtype}" for n, p in named)
         buffers = "; ".join(f"{n} {tuple(b.shape)} {b._data.dtype}" for n, b in _buffers(module))
         pg.check_agreement(
             group, "DistributedDataParallel", f"parameters [{layout}], buffers [{buffers}]"
@@ -123,14 +127,19 @@ class DistributedDataParallel(Module):
         buckets, params, names, size = [], [], [], 0
         for name, p in reversed(named):
             nbytes = p._data.nbytes
-            if params and (size + nbytes > cap_bytes or p._data.dtype != params[0]._data.dtype):
-                buckets.append(_Bucket(len(buckets), params, names))
+            first = params[0]._data if params else None
+            if params and (
+                size + nbytes > cap_bytes
+                or p._data.dtype != first.dtype
+                or type(p._data) is not type(first)  # NumPy vs CuPy
+            ):
+                buckets.append(_Bucket(params, names))
                 params, names, size = [], [], 0
             params.append(p)
             names.append(name)
             size += nbytes
         if params:
-            buckets.append(_Bucket(len(buckets), params, names))
+            buckets.append(_Bucket(params, names))
         return buckets
 
     @contextlib.contextmanager
