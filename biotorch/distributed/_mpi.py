@@ -8,6 +8,7 @@ CUDA-aware; use the NCCL backend for GPU training).
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -32,7 +33,8 @@ def wait(request, what: str, timeout: float) -> None:
     """Poll ``request`` until it completes; raise after ``timeout`` seconds.
 
     MPI progresses nonblocking collectives only while they are polled, so the first
-    ``SPIN_SECONDS`` poll without pause (microsecond latency, full bandwidth); after that the
+    ``SPIN_SECONDS`` poll without pause (microsecond latency, full bandwidth), yielding the
+    core between polls to any other runnable process; after that the
     polls back off to one per millisecond, which costs at most 1% on waits that long and
     leaves the core to others while a rank waits for a slow or missing peer.
     """
@@ -54,6 +56,8 @@ def wait(request, what: str, timeout: float) -> None:
         if now - start > SPIN_SECONDS:
             time.sleep(pause)
             pause = min(1e-3, pause * 2)
+        else:
+            os.sched_yield()  # a busy core's other processes run first (the peer, perhaps)
 
 
 SPIN_SECONDS = 0.1
