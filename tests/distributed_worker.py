@@ -196,6 +196,16 @@ def errors(out: Path) -> None:
     grads = ddp.module.used.weight.grad.numpy(), ddp.module.unused.weight.grad.numpy()
     print(f"UNUSED-OK {grads[0].tolist()} {grads[1].tolist()}", flush=True)
 
+    model = DDP(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)))
+    if rank == 0:  # evaluation on rank 0 alone: no collective may run
+        model.eval()
+        with bt.no_grad():
+            model(bt.ones(2, 3))
+        model.train()
+    model(bt.randn(5, 3)).sum().backward()
+    dist.barrier()
+    print(f"EVAL-OK {rank}", flush=True)
+
     try:
         dist.save_on_main({"w": bt.ones(2)}, out / "no-such-directory" / "ckpt.safetensors")
     except (OSError, dist.DistributedError) as err:

@@ -144,6 +144,7 @@ def test_disagreeing_ranks_unused_parameters_and_a_skipped_collective(tmp_path):
     assert output.count("CAUGHT all_reduce:") == 2 and "rank 1: op SUM, shape (2, 4)" in output
     assert output.count("CAUGHT unused:") == 2 and "['unused.bias', 'unused.weight']" in output
     assert output.count("UNUSED-OK [[3.0, 3.0, 3.0]] [[0.0, 0.0, 0.0]]") == 2
+    assert "EVAL-OK 0" in output and "EVAL-OK 1" in output
     assert "CAUGHT save_on_main FileNotFoundError" in output  # rank 0's own error
     assert "CAUGHT save_on_main DistributedError: save_on_main: rank 0 failed to write" in output
     assert result.returncode != 0  # rank 0's timeout aborts the job instead of hanging

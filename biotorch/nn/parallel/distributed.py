@@ -60,14 +60,16 @@ class DistributedDataParallel(Module):
     that every rank issues the same sequence of collectives. When the last bucket is launched,
     all are awaited and every ``.grad`` holds the average over ranks, i.e. the gradient of the
     mean loss over the global batch. (MPI advances a started allreduce only while it is
-    polled, so on the MPI backend the overlap with backward is limited.)
+    polled, here at each later gradient hook, so the overlap with backward is partial.)
 
     Parameters
     ----------
     module : Module
         The replica (same architecture on every rank).
     broadcast_buffers : bool
-        Also broadcast rank 0's buffers (e.g. BatchNorm statistics) before every forward.
+        Also broadcast rank 0's buffers (e.g. BatchNorm statistics) before every training
+        forward. A forward under ``no_grad()`` or in ``eval()`` mode runs no collective, so
+        rank 0 alone may evaluate with the wrapped model.
     bucket_cap_mb : float
         Bucket size in MiB (25 as in torch).
     find_unused_parameters : bool
@@ -154,7 +156,8 @@ class DistributedDataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         self._check_previous_reduction()
-        if self.broadcast_buffers:
+        training = is_grad_enabled() and self.module.training
+        if self.broadcast_buffers and training:
             works = [
                 pg.broadcast_array(self._group, b._data, 0, "DDP buffer broadcast")
                 for _, b in _buffers(self.module)
@@ -162,7 +165,7 @@ class DistributedDataParallel(Module):
             for work in works:
                 work.wait()
         output = self.module(*inputs, **kwargs)
-        if self.find_unused_parameters and is_grad_enabled() and self.require_backward_grad_sync:
+        if self.find_unused_parameters and training and self.require_backward_grad_sync:
             self._mark_unreached_ready(output)
         return output
 
@@ -215,6 +218,8 @@ class DistributedDataParallel(Module):
             nxt.pack()
             nxt.work = pg.all_reduce_array(self._group, nxt.buffer, "sum", "DDP gradient bucket")
             self._next_bucket += 1
+            for launched in self._buckets[: self._next_bucket - 1]:
+                launched.work.is_completed()  # MPI progresses started allreduces when polled
         for b in self._buckets:
             b.work.wait()
             b.unpack(self._group.size)
