@@ -139,6 +139,11 @@ def train(out: Path) -> None:
             for r, part in enumerate(parts):
                 results[f"{name}/{r}"] = part
 
+    few = dist.shard_indices(1)  # rank 0 gets no row
+    parts = dist.gather_arrays(np.array([f"row{i}" for i in few], dtype=str))
+    if rank == 0:
+        results["few"] = np.concatenate(parts)
+
     model = make_model(5)  # the same weights on every rank, as when loaded from a file
     x, _ = make_data(13)
     rows = dist.shard_indices(len(x))
@@ -218,6 +223,13 @@ def errors(out: Path) -> None:
         time.sleep(1)
 
 
+def crash(out: Path) -> None:
+    """Rank 1 dies of an exception while rank 0 waits in a barrier with a 60 s timeout."""
+    if dist.get_rank() == 1:
+        raise ValueError("rank 1 fails")
+    dist.barrier()
+
+
 def single(out: Path) -> None:
     """A plain ``python`` run: a world of one."""
     t = bt.tensor([1.0, 2.0])
@@ -257,5 +269,6 @@ if __name__ == "__main__":
     mode, out = sys.argv[1], Path(sys.argv[2])
     backend = "nccl" if mode == "nccl" else "mpi"
     dist.init_process_group(backend, timeout=timedelta(seconds=3 if mode == "errors" else 60))
-    {"train": train, "resume": resume, "errors": errors, "single": single, "nccl": nccl}[mode](out)
+    modes = {"train": train, "resume": resume, "errors": errors, "crash": crash, "single": single}
+    {**modes, "nccl": nccl}[mode](out)
     dist.destroy_process_group()

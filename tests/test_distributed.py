@@ -123,6 +123,7 @@ def test_sharded_prediction_equals_single_process(trained):
         expected = w.make_model(5)(bt.tensor(x)).numpy()
     np.testing.assert_allclose(results["predict/logits"], expected, rtol=1e-12, atol=1e-14)
     assert results["predict/names"].tolist() == [f"seq{i}" for i in range(13)]
+    assert results["few"].tolist() == ["row0"]  # rank 0's shard was empty
 
 
 def test_resume_from_a_rank0_checkpoint_reproduces_the_uninterrupted_run(trained):
@@ -149,6 +150,13 @@ def test_disagreeing_ranks_unused_parameters_and_a_skipped_collective(tmp_path):
     assert "CAUGHT save_on_main DistributedError: save_on_main: rank 0 failed to write" in output
     assert result.returncode != 0  # rank 0's timeout aborts the job instead of hanging
     assert "barrier did not complete within the process group's timeout of 3 s" in output
+
+
+def test_an_exception_on_one_rank_ends_the_job_at_once(tmp_path):
+    start = time.monotonic()
+    result = launch("crash", tmp_path, timeout=60)
+    assert time.monotonic() - start < 30  # not the 60 s collective timeout
+    assert result.returncode != 0 and "ValueError: rank 1 fails" in result.stderr
 
 
 def test_plain_python_is_a_world_of_one(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import enum
 import hashlib
+import sys
 from datetime import timedelta
 
 import numpy as np
@@ -98,6 +99,9 @@ def init_process_group(
         How long any collective may wait for the other ranks (default 30 minutes).
     world_size, rank : int
         Optional; when given they must match what MPI reports.
+
+    With more than one rank, an uncaught exception on any rank prints its traceback and
+    aborts the whole job (``MPI_Abort``) instead of leaving the others waiting.
     """
     global _group
     if _group is not None:
@@ -125,6 +129,24 @@ def init_process_group(
     else:
         device_backend = host
     _group = _Group(device_backend, host, seconds)
+    if host.size > 1:
+        sys.excepthook = _abort_on_uncaught(sys.excepthook, host)
+
+
+def _abort_on_uncaught(previous, host):
+    """An excepthook that prints the traceback, then aborts every rank of the job.
+
+    Otherwise a rank that dies of an exception waits in MPI_Finalize and its peers wait in
+    their next collective until the timeout (``python -m mpi4py script.py`` does the same).
+    """
+
+    def hook(kind, value, traceback) -> None:
+        previous(kind, value, traceback)
+        sys.stderr.flush()
+        host.MPI.COMM_WORLD.Abort(1)
+
+    hook.previous = previous
+    return hook
 
 
 def destroy_process_group() -> None:
@@ -132,6 +154,8 @@ def destroy_process_group() -> None:
     global _group
     group = _require("destroy_process_group")
     _group = None
+    if hasattr(sys.excepthook, "previous"):
+        sys.excepthook = sys.excepthook.previous
     if group.backend is not group.host:
         group.backend.close()
     group.host.close()
@@ -428,14 +452,19 @@ def gather_arrays(array, dst: int = 0) -> list[np.ndarray] | None:
     array = np.asarray(array)
     if array.ndim == 0:
         raise ValueError("gather_arrays: array must have at least one dimension (the rows)")
-    if array.dtype.kind in "US":
+    if array.dtype.kind == "O":
+        raise TypeError("gather_arrays: object arrays cannot travel as bytes; convert them first")
+    strings = array.dtype.kind in "US"
+    dtype = (
+        f"{'str' if array.dtype.kind == 'U' else 'bytes'} (any width)" if strings else array.dtype
+    )
+    shape = "(n, " + "".join(f"{d}, " for d in array.shape[1:]).rstrip(" ") + ")"
+    check_agreement(g, "gather_arrays", f"shape {shape}, dtype {dtype}")
+    if strings:
         width = np.array([array.dtype.itemsize], dtype=np.int64)
         _mpi.wait(g.host.iallreduce(width, "max"), "gather_arrays (widths)", g.timeout)
         char_size = 4 if array.dtype.kind == "U" else 1
         array = array.astype(f"{array.dtype.kind}{int(width[0]) // char_size}")
-    elif array.dtype.kind == "O":
-        raise TypeError("gather_arrays: object arrays cannot travel as bytes; convert them first")
-    check_agreement(g, "gather_arrays", f"rows x {array.shape[1:]}, dtype {array.dtype}")
     data = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
     counts = _all_gather_counts(g, data.size, "gather_arrays")
     out = np.empty(int(counts.sum()), dtype=np.uint8) if g.rank == dst else None
