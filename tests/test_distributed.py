@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,9 +46,22 @@ def launch(
     command = [sys.executable, str(WORKER), mode, str(out)]
     if ranks:
         command = [_mpiexec(), "-n", str(ranks), *command]
-    return subprocess.run(
-        command, env=env, cwd=WORKER.parent, capture_output=True, text=True, timeout=timeout
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        cwd=WORKER.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # on a timeout, kill mpiexec and every rank it started
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"{mode} on {ranks} ranks hung past {timeout} s:\n{stdout}{stderr}")
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def check(result: subprocess.CompletedProcess) -> None:
