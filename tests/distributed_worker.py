@@ -113,6 +113,10 @@ def train(out: Path) -> None:
         t = bt.tensor([1.0, -2.0, 3.0]) * (rank + 2)  # rank 0: x2, rank 1: x3
         dist.all_reduce(t, op=op)
         results[f"all_reduce/{op.name}"] = t.numpy()
+    try:
+        dist.all_reduce(bt.arange(3), op=dist.ReduceOp.AVG)
+    except TypeError as err:
+        results["avg_of_ints"] = np.array(str(err))
     t = bt.full((2, 2), float(rank))
     dist.broadcast(t, src=1)
     results["broadcast"] = t.numpy()

@@ -112,6 +112,7 @@ def test_collectives(trained):
     }
     for op, value in expected.items():
         np.testing.assert_allclose(results[f"all_reduce/{op}"], value, rtol=1e-6)
+    assert "ReduceOp.AVG needs a floating-point tensor, got int64" in str(results["avg_of_ints"])
     np.testing.assert_array_equal(results["broadcast"], np.ones((2, 2)))
     np.testing.assert_array_equal(results["all_gather"], [[0, 1, 2], [10, 11, 12]])
     np.testing.assert_array_equal(results["gather"], [[0.5, 0.5], [1.5, 1.5]])
@@ -200,6 +201,8 @@ def test_api_without_a_process_group():
         dist.get_rank()
     with pytest.raises(dist.DistributedError, match="has not been initialized"):
         DistributedDataParallel(bt.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="only the default group"):
+        dist.all_reduce(bt.zeros(2), group="subgroup")
     with pytest.raises(ValueError, match="backend='gloo'"):
         dist.init_process_group("gloo")
     assert list(dist.shard_indices(10, 1, 3)) == [3, 4, 5]

@@ -165,7 +165,9 @@ def _group_or_none() -> _Group | None:
     return _group
 
 
-def _require(caller: str) -> _Group:
+def _require(caller: str, group=None) -> _Group:
+    if group is not None:
+        raise ValueError(f"{caller}: group={group!r}; only the default group (None) exists")
     if _group is None:
         raise DistributedError(
             f"{caller}: the default process group has not been initialized; "
@@ -179,14 +181,14 @@ def get_backend() -> str:
     return _require("get_backend").backend.name
 
 
-def get_rank() -> int:
+def get_rank(group=None) -> int:
     """This process's rank, ``0 .. world_size - 1``."""
-    return _require("get_rank").rank
+    return _require("get_rank", group).rank
 
 
-def get_world_size() -> int:
+def get_world_size(group=None) -> int:
     """The number of ranks."""
-    return _require("get_world_size").size
+    return _require("get_world_size", group).size
 
 
 def is_main_process() -> bool:
@@ -307,7 +309,7 @@ def _describe(array) -> str:
 # -- collectives ---------------------------------------------------------------------------------
 def barrier(group=None, async_op: bool = False, device_ids=None):
     """Wait until every rank has reached the barrier."""
-    g = _require("barrier")
+    g = _require("barrier", group)
     work = Work(g.host.ibarrier(), "barrier", g.timeout)
     return work if async_op else work.wait()
 
@@ -319,10 +321,14 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
     shape and dtype (one extra 16-byte allreduce: a few microseconds on one machine); a
     mismatch raises :class:`DistributedError` on every rank naming each rank's shape.
     """
-    g = _require("all_reduce")
+    g = _require("all_reduce", group)
     if not isinstance(op, ReduceOp):
         raise ValueError(f"all_reduce: op={op!r}, expected a biotorch.distributed.ReduceOp")
     array = _array_of(tensor, "all_reduce")
+    if op is ReduceOp.AVG and array.dtype.kind != "f":
+        raise TypeError(
+            f"all_reduce: ReduceOp.AVG needs a floating-point tensor, got {array.dtype}"
+        )
     check_agreement(g, "all_reduce", f"op {op.name}, {_describe(array)}")
     work = all_reduce_array(g, array, op.value, "all_reduce", after=lambda: _bump_version(tensor))
     return work if async_op else work.wait()
@@ -330,11 +336,17 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
 
 def all_reduce_array(g: _Group, array, op: str, what: str, after=None) -> Work:
     """Start an in-place allreduce of ``array`` without the agreement check (DDP's buckets)."""
+    start = lambda backend, buf: backend.iallreduce(buf, op)  # noqa: E731
+    return _start(g, array, what, start, after, average=op == "avg")
+
+
+def _start(g: _Group, array, what: str, start, after, average: bool = False) -> Work:
+    """``start(backend, buffer)`` on the buffer for ``array``; the Work finishes the job."""
     backend, buf, copy_back = _staged(g, array, what)
-    request = backend.iallreduce(buf, op)
+    request = start(backend, buf)
 
     def finish() -> None:
-        if op == "avg":
+        if average:
             buf[...] /= g.size
         if copy_back is not None:
             copy_back()
@@ -346,7 +358,7 @@ def all_reduce_array(g: _Group, array, op: str, what: str, after=None) -> Work:
 
 def broadcast(tensor, src: int, group=None, async_op: bool = False):
     """Copy ``tensor`` of rank ``src`` into ``tensor`` on every other rank."""
-    g = _require("broadcast")
+    g = _require("broadcast", group)
     _check_rank(g, src, "src", "broadcast")
     array = _array_of(tensor, "broadcast")
     check_agreement(g, "broadcast", f"src {src}, {_describe(array)}")
@@ -356,21 +368,12 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
 
 def broadcast_array(g: _Group, array, src: int, what: str, after=None) -> Work:
     """Start a broadcast of ``array`` from ``src`` without the agreement check."""
-    backend, buf, copy_back = _staged(g, array, what)
-    request = backend.ibcast(buf, src)
-
-    def finish() -> None:
-        if copy_back is not None:
-            copy_back()
-        if after is not None:
-            after()
-
-    return Work(request, what, g.timeout, finish)
+    return _start(g, array, what, lambda backend, buf: backend.ibcast(buf, src), after)
 
 
 def all_gather(tensor_list: list, tensor, group=None, async_op: bool = False):
     """Fill ``tensor_list[r]`` with rank ``r``'s ``tensor`` on every rank."""
-    g = _require("all_gather")
+    g = _require("all_gather", group)
     if len(tensor_list) != g.size:
         raise ValueError(
             f"all_gather: tensor_list has {len(tensor_list)} entries, expected world size {g.size}"
@@ -408,7 +411,7 @@ def _cupy():
 
 def gather(tensor, gather_list: list | None = None, dst: int = 0, group=None, async_op=False):
     """On rank ``dst``, fill ``gather_list[r]`` with rank ``r``'s ``tensor`` (host arrays)."""
-    g = _require("gather")
+    g = _require("gather", group)
     _check_rank(g, dst, "dst", "gather")
     array = _array_of(tensor, "gather")
     if (gather_list is not None) != (g.rank == dst) or (
