@@ -180,6 +180,7 @@ def test_plain_python_is_a_world_of_one(tmp_path):
     result = launch("single", tmp_path, ranks=0, timeout=60)
     check(result)
     assert "SINGLE 0 1 [1.0, 2.0]" in result.stdout
+    assert "DISCARDED True True" in result.stdout  # a dropped wrapper leaves no hooks behind
     model = w.make_model(100)
     w.run_steps(model, w.make_optimizer("sgd", model), 2 * w.BATCH, 0, 1)
     single = np.load(tmp_path / "single.npz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -118,10 +119,19 @@ class DistributedDataParallel(Module):
             work.wait()
         self._buckets = self._make_buckets(named, bucket_cap_mb * 2**20)
         self._where = {}  # id(param) -> (bucket, position)
+        this = weakref.ref(self)  # the hooks must not keep a discarded wrapper alive
+
+        def grad_ready(param) -> None:
+            ddp = this()
+            if ddp is not None:
+                ddp._grad_ready(param)
+
+        handles = []
         for bucket in self._buckets:
             for i, p in enumerate(bucket.params):
                 self._where[id(p)] = (bucket, i)
-                p.register_post_accumulate_grad_hook(self._grad_ready)
+                handles.append(p.register_post_accumulate_grad_hook(grad_ready))
+        weakref.finalize(self, _remove_all, handles)  # the module may be wrapped again later
         self._next_bucket = 0
 
     @staticmethod
@@ -224,6 +234,11 @@ class DistributedDataParallel(Module):
             b.work.wait()
             b.unpack(self._group.size)
         self._reset()
+
+
+def _remove_all(handles: list) -> None:
+    for handle in handles:
+        handle.remove()
 
 
 def _buffers(module: Module) -> list:
