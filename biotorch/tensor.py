@@ -204,6 +204,21 @@ class Tensor:
             node._hooks = {}
         return _HookHandle(node._hooks.setdefault(nr, {}), hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after backward has added this leaf's gradient into ``.grad``.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.is_leaf or not self._requires_grad:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only leaf tensors that require grad "
+                "accumulate gradients"
+            )
+        node = self._edge()[0]
+        if node._post_hooks is None:
+            node._post_hooks = {}
+        return _HookHandle(node._post_hooks, hook)
+
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         if self.is_leaf:

@@ -194,6 +194,26 @@ def test_hooks_on_leaf_and_intermediate_can_replace_gradients():
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
 
+def test_post_accumulate_grad_hook_sees_the_accumulated_grad_once_per_backward():
+    x = leaf(1.0, 2.0)
+    seen = []
+    handle = x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    (x * x + x).sum().backward()  # x reaches the loss along three paths: one call
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(seen, [[3.0, 5.0], [6.0, 8.0]])
+    handle.remove()
+    (x * 3).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="only leaf tensors"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+    torch = pytest.importorskip("torch")
+    tx, tseen = torch.tensor([1.0, 2.0], requires_grad=True), []
+    tx.register_post_accumulate_grad_hook(lambda t: tseen.append(t.grad.numpy().copy()))
+    (tx * tx + tx).sum().backward()
+    (tx * 3).sum().backward()
+    np.testing.assert_allclose(seen, tseen)
+
+
 def test_retain_grad_keeps_intermediate_gradient():
     x = leaf(1.0, 2.0)
     y = x * 3

@@ -167,6 +167,8 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
                 if accumulate and leaf is not None and grads[0] is not None:
                     if only is None or node in only:
                         _accumulate_leaf(leaf, grads[0], Tensor)
+                        for hook in list((node._post_hooks or {}).values()):
+                            hook(leaf)
                 continue
             input_grads = _call_backward(node, grads)
             delivered = set()

@@ -186,13 +186,14 @@ class AccumulateGrad:
     leaf's arrays alive; a leaf that is gone by backward time receives nothing.
     """
 
-    __slots__ = ("_leaf", "_hooks", "__weakref__")
+    __slots__ = ("_leaf", "_hooks", "_post_hooks", "__weakref__")
     _next = ()
     _released = False
 
     def __init__(self, variable) -> None:
         self._leaf = weakref.ref(variable)
         self._hooks = None
+        self._post_hooks = None  # {id: hook(leaf)} run after the leaf's .grad is updated
 
     @property
     def variable(self):

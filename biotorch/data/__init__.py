@@ -20,6 +20,8 @@ from biotorch.data.loader import DataLoader, default_collate
 from biotorch.data.samplers import (
     BatchSampler,
     BucketBatchSampler,
+    DistributedBatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -53,6 +55,8 @@ __all__ = [
     "RandomSampler",
     "BatchSampler",
     "BucketBatchSampler",
+    "DistributedSampler",
+    "DistributedBatchSampler",
     "SubsetRandomSampler",
     "WeightedRandomSampler",
     "transforms",

@@ -20,7 +20,27 @@ __all__ = [
     "WeightedRandomSampler",
     "BatchSampler",
     "BucketBatchSampler",
+    "DistributedSampler",
+    "DistributedBatchSampler",
 ]
+
+
+def _replicas(num_replicas: Any, rank: Any, caller: str) -> tuple[int, int]:
+    """``(num_replicas, rank)``: the given values, or the process group's (1 and 0 without)."""
+    if num_replicas is None or rank is None:
+        from biotorch.distributed import process_group as pg
+
+        group = pg._group_or_none()
+        num_replicas = (
+            (1 if group is None else group.size) if num_replicas is None else num_replicas
+        )
+        rank = (0 if group is None else group.rank) if rank is None else rank
+    _positive_int("num_replicas", num_replicas, caller)
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)):
+        raise ValueError(f"{caller}: rank={rank!r}, expected 0 <= rank < {num_replicas}")
+    if not 0 <= rank < num_replicas:
+        raise ValueError(f"{caller}: rank={rank!r}, expected 0 <= rank < {num_replicas}")
+    return int(num_replicas), int(rank)
 
 
 def _positive_int(name: str, value: Any, caller: str, allow_none: bool = False) -> None:
@@ -227,8 +247,9 @@ class BucketBatchSampler(Sampler):
     seed : int
         Base seed; the epoch's stream is derived from ``(seed, epoch)``, identical on every
         replica.
-    num_replicas, rank : int
-        Data-parallel world size and this replica's rank.
+    num_replicas, rank : int, optional
+        Data-parallel world size and this replica's rank; default: the
+        :mod:`biotorch.distributed` process group's (1 and 0 without one).
     bucket_size_multiplier : int
         Pool size in batches; larger pools give tighter buckets but less random batches. In
         ``max_tokens``-only mode the pool holds ``bucket_size_multiplier * max_tokens`` tokens'
@@ -249,8 +270,8 @@ class BucketBatchSampler(Sampler):
         shuffle: bool = True,
         drop_last: bool = False,
         seed: int = 0,
-        num_replicas: int = 1,
-        rank: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
         bucket_size_multiplier: int = 100,
     ) -> None:
         name = "BucketBatchSampler"
@@ -263,10 +284,8 @@ class BucketBatchSampler(Sampler):
             raise ValueError(f"{name}: give batch_size, max_tokens or both; got neither")
         _positive_int("batch_size", batch_size, name, allow_none=True)
         _positive_int("max_tokens", max_tokens, name, allow_none=True)
-        _positive_int("num_replicas", num_replicas, name)
+        num_replicas, rank = _replicas(num_replicas, rank, name)
         _positive_int("bucket_size_multiplier", bucket_size_multiplier, name)
-        if not isinstance(rank, (int, np.integer)) or not 0 <= rank < num_replicas:
-            raise ValueError(f"{name}: rank={rank!r}, expected 0 <= rank < {num_replicas}")
         if max_tokens is not None and lengths.size and lengths.max() > max_tokens:
             i = int(np.argmax(lengths))
             raise ValueError(
@@ -353,3 +372,89 @@ class BucketBatchSampler(Sampler):
         real = sum(int(self.lengths[b].sum()) for b in batches)
         padded = sum(b.size * int(self.lengths[b].max()) for b in batches if b.size)
         return real / padded if padded else 1.0
+
+
+class DistributedSampler(Sampler):
+    """This rank's share of the dataset's indices, as ``torch.utils.data.DistributedSampler``.
+
+    Per epoch the indices are permuted (seeded by ``(seed, epoch)``, the same on every rank;
+    call :meth:`set_epoch` before each epoch, or let the DataLoader do it), padded by repeating
+    the first ones to a multiple of ``num_replicas`` (or, with ``drop_last``, cut down to one),
+    and rank ``r`` takes positions ``r, r + num_replicas, ...``. Every rank gets
+    ``len(self)`` indices, so every rank runs the same number of steps.
+
+    Use it for map-style datasets, e.g. a :class:`~biotorch.data.GenomeWindowSampler` (whose
+    windows depend only on its seed and epoch, hence agree across ranks).
+    """
+
+    def __init__(
+        self,
+        dataset: Sized,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        self.num_replicas, self.rank = _replicas(num_replicas, rank, "DistributedSampler")
+        self.dataset = dataset
+        self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose permutation the next ``__iter__`` uses."""
+        self.epoch = int(epoch)
+
+    @property
+    def num_samples(self) -> int:
+        n = len(self.dataset)
+        return n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        order = order if self.shuffle else np.arange(n)
+        total = self.num_samples * self.num_replicas
+        order = np.resize(order, total) if n else order  # np.resize repeats from the start
+        return iter(order[self.rank : total : self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class DistributedBatchSampler(Sampler):
+    """This rank's share of the batches of ``batch_sampler``, the same count on every rank.
+
+    Rank ``r`` takes batches ``r, r + num_replicas, ...``; when the number of batches is not
+    a multiple of ``num_replicas`` the first batches are repeated to make it one (``drop_last``
+    drops the extra batches instead), so every rank runs ``len(self)`` steps: unequal counts
+    would leave a rank waiting in an allreduce. ``batch_sampler`` must yield the same batches
+    on every rank (seed it identically); ``set_epoch`` is passed on to it.
+    :class:`BucketBatchSampler` shards itself through its ``num_replicas``/``rank``.
+    """
+
+    def __init__(
+        self,
+        batch_sampler: Any,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        drop_last: bool = False,
+    ) -> None:
+        self.num_replicas, self.rank = _replicas(num_replicas, rank, "DistributedBatchSampler")
+        self.batch_sampler, self.drop_last = batch_sampler, drop_last
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = [list(b) for b in self.batch_sampler]
+        if self.drop_last:
+            batches = batches[: len(batches) - len(batches) % self.num_replicas]
+        elif batches:
+            batches += [batches[i % len(batches)] for i in range(-len(batches) % self.num_replicas)]
+        return iter(batches[self.rank :: self.num_replicas])
+
+    def __len__(self) -> int:
+        n = len(self.batch_sampler)
+        return n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from biotorch.data import BatchSampler, BucketBatchSampler, RandomSampler, SequentialSampler
+from biotorch.data import (
+    BatchSampler,
+    BucketBatchSampler,
+    DistributedBatchSampler,
+    DistributedSampler,
+    RandomSampler,
+    SequentialSampler,
+)
 from biotorch.data.samplers import SubsetRandomSampler, WeightedRandomSampler
 
 
@@ -196,3 +203,87 @@ def test_drop_last_never_repeats_and_keeps_full_batches(lengths, batch_size, see
     assert all(len(b) == batch_size for batches in per_rank for b in batches)
     # at most one short batch and fewer than num_replicas whole batches are dropped
     assert len(lengths) - len(flat) < batch_size * num_replicas
+
+
+@pytest.mark.parametrize("n,num_replicas,drop_last", [(10, 3, False), (10, 3, True), (2, 4, False)])
+def test_distributed_sampler_matches_torch_order_and_pads(n, num_replicas, drop_last):
+    shards = [
+        list(DistributedSampler(range(n), num_replicas, r, shuffle=False, drop_last=drop_last))
+        for r in range(num_replicas)
+    ]
+    assert len({len(s) for s in shards}) == 1  # equal step counts
+    flat = sorted(i for s in shards for i in s)
+    if drop_last:
+        assert len(set(flat)) == len(flat) == n - n % num_replicas
+    else:
+        assert set(flat) == set(range(n)) and len(flat) == -(-n // num_replicas) * num_replicas
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DistributedSampler as TorchSampler
+
+    for r in range(num_replicas):
+        expected = list(TorchSampler(range(n), num_replicas, r, shuffle=False, drop_last=drop_last))
+        assert shards[r] == expected
+    del torch
+
+
+def test_distributed_sampler_epochs_cover_everything_and_differ():
+    samplers = [DistributedSampler(range(11), 2, r, seed=5) for r in range(2)]
+    epochs = []
+    for epoch in range(2):
+        for s in samplers:
+            s.set_epoch(epoch)
+        shards = [list(s) for s in samplers]
+        assert len(shards[0]) == len(shards[1]) == 6 and set(shards[0] + shards[1]) == set(
+            range(11)
+        )
+        epochs.append(shards)
+    assert epochs[0] != epochs[1]
+    again = DistributedSampler(range(11), 2, 0, seed=5)
+    assert list(again) == epochs[0][0]
+    with pytest.raises(ValueError, match="rank=2, expected 0 <= rank < 2"):
+        DistributedSampler(range(3), num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="num_replicas=0"):
+        DistributedSampler(range(3), num_replicas=0, rank=0)
+    assert len(DistributedSampler(range(3))) == 3  # no process group: a world of one
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_distributed_batch_sampler_equal_steps_and_coverage(drop_last):
+    inner = BatchSampler(range(23), 4, drop_last=False)  # 6 batches, the last short
+    shards = [list(DistributedBatchSampler(inner, 4, r, drop_last=drop_last)) for r in range(4)]
+    steps = {len(s) for s in shards}
+    assert steps == {1 if drop_last else 2}
+    assert all(len(DistributedBatchSampler(inner, 4, r, drop_last)) in steps for r in range(4))
+    seen = Counter(i for s in shards for b in s for i in b)
+    if drop_last:
+        assert sorted(seen) == list(range(16)) and set(seen.values()) == {1}
+    else:  # 8 batches: the first two are repeated
+        assert sorted(seen) == list(range(23))
+        assert {i for i, c in seen.items() if c == 2} == set(range(8))
+
+
+def test_bucket_batch_sampler_defaults_to_a_world_of_one():
+    sampler = BucketBatchSampler(list(range(1, 30)), batch_size=4, seed=3)
+    assert sampler.num_replicas == 1 and sampler.rank == 0
+    assert sorted(i for b in sampler for i in b) == list(range(29))
+
+
+def test_genome_window_sampler_shards_by_rank(tmp_path):
+    from genomic_files import random_genome, write_fasta
+
+    from biotorch.data import DataLoader, Genome, GenomeWindowSampler
+
+    genome = Genome(write_fasta(tmp_path / "g.fa", random_genome(2, {"chr1": 3000, "chr2": 2000})))
+    windows = {}
+    for rank in range(2):  # two "ranks": separate dataset objects, as in separate processes
+        dataset = GenomeWindowSampler(genome, 100, 25, seed=7)
+        loader = DataLoader(dataset, batch_size=4, sampler=DistributedSampler(dataset, 2, rank))
+        loader.set_epoch(1)
+        batches = list(loader)
+        windows[rank] = dataset.windows()
+        assert len(batches) == 4  # 13 windows per rank (25 padded to 26), batches of 4
+        windows[rank, "n"] = sum(len(b) for b in batches)  # no targets: a batch is x
+    assert windows[0].equals(windows[1])  # both ranks drew the same epoch-1 windows
+    assert windows[0, "n"] == windows[1, "n"] == 13
+    shards = [list(DistributedSampler(range(25), 2, r)) for r in range(2)]
+    assert sorted(set(shards[0]) | set(shards[1])) == list(range(25))
