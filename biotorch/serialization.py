@@ -15,6 +15,7 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import reprlib
 import struct
 import zipfile
@@ -395,7 +396,7 @@ _TORCH_STORAGES = {
 # tensors need far more.
 _MAX_EXPANSION = 64
 _EXPANSION_SLACK = 64 * 1024 * 1024
-_PLAIN = (type(None), bool, int, float, str, bytes, bytearray)
+_PLAIN = (type(None), bool, int, float, str, bytes)
 
 
 class _StorageType:
@@ -450,6 +451,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         return _StorageRef(pid)
+
+
+def _declares_bytearray(data: bytes) -> bool:
+    """Whether a pickle has (or may have) a BYTEARRAY8, which CPython's unpickler allocates at its
+    declared size before reading it: a few bytes could reserve gigabytes."""
+    if b"\x96" not in data:  # the opcode's byte appears nowhere: the usual, fast answer
+        return False
+    try:
+        return any(op.name == "BYTEARRAY8" for op, _, _ in pickletools.genops(data))
+    except ValueError:  # unparsable: unpickling would fail too, perhaps after the allocation
+        return True
 
 
 def _strided_problem(offset, size, stride, storage_numel: int) -> str | None:
@@ -549,6 +561,8 @@ class _TorchArchive:
             if text not in (b"little", b"big"):
                 raise self.error(None, f"{order} says {_show(text)}, not little or big")
             self.order = "<" if text == b"little" else ">"
+        if _declares_bytearray(data):
+            raise self.error(None, "data.pkl declares a bytearray, which no state dict holds")
         try:
             return _RestrictedUnpickler(data, self.where).load()
         except CheckpointError:

@@ -9,6 +9,7 @@ import pickle
 import pickletools
 import re
 import struct
+import tracemalloc
 import zipfile
 from collections import OrderedDict
 
@@ -204,6 +205,22 @@ def test_shared_references_are_built_once(tmp_path):
         assert node[0] is node[1]
         node = node[0]
     assert node.tolist() == [1.0] * 4
+
+
+def test_pickled_bytearrays_cannot_reserve_memory(tmp_path):
+    declared = (2**31).to_bytes(8, "little")  # BYTEARRAY8 of 2 GiB, followed by 3 bytes
+    path = _write_pt(tmp_path / "ba.pt", b"\x80\x05\x96" + declared + b"abc.", {})
+    tracemalloc.start()
+    try:
+        _refused(path, "bytearray")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**26
+    key = "\u00d6l"  # UTF-8 "\xc3\x96" holds byte 0x96, BYTEARRAY8's opcode: the careful path
+    pickled = _state_dict({key: _tensor("0", 0, (2,), (1,))})
+    path = _write_pt(tmp_path / "ok.pt", pickled, {"0": np.ones(2, "<f4").tobytes()})
+    assert b"\x96" in pickled and list(bt.load_torch_state_dict(path)) == [key]
 
 
 # -- zip bombs and storage reuse -----------------------------------------------------------------
