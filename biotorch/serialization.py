@@ -512,7 +512,7 @@ class _TorchArchive:
             raise CheckpointError(f"load_torch_state_dict: {where} has no single data.pkl")
         self.pickle = pickles[0]
         self.prefix = self.pickle[: -len("data.pkl")]
-        self.storages: dict = {}
+        self.last_storage: tuple = (None, None)  # (id, array): views of one storage come together
 
     def error(self, name: str | None, problem: str) -> CheckpointError:
         subject = f"tensor {_show(name)}: " if name is not None else ""
@@ -584,7 +584,7 @@ class _TorchArchive:
         ):
             raise self.error(name, f"bad storage id {_show(pid if pid is not None else ref)}")
         _, storage_type, key, _location, numel = pid[:5]
-        if (key, storage_type.name, numel) not in self.storages:
+        if self.last_storage[0] != (key, storage_type.name, numel):
             bfloat16 = storage_type.dtype == "bfloat16"
             dtype = np.dtype("u2" if bfloat16 else storage_type.dtype).newbyteorder(self.order)
             expected = numel * dtype.itemsize
@@ -598,10 +598,9 @@ class _TorchArchive:
                     f"{storage_type!r} elements ({expected} bytes)",
                 )
             array = np.frombuffer(self.read(info, name), dtype)
-            self.storages[key, storage_type.name, numel] = (
-                _bfloat16_to_float32(array) if bfloat16 else array
-            )
-        return self.storages[key, storage_type.name, numel]
+            array = _bfloat16_to_float32(array) if bfloat16 else array
+            self.last_storage = ((key, storage_type.name, numel), array)
+        return self.last_storage[1]
 
     def tensor(self, record: _TensorRecord, name: str) -> np.ndarray:
         """A copy of the view ``record`` describes, built only once it is known to be in bounds."""
