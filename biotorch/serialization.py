@@ -41,7 +41,8 @@ _TO_SAFETENSORS = {
     "float32": "F32",
     "float64": "F64",
 }
-_FROM_SAFETENSORS = {v: np.dtype(k) for k, v in _TO_SAFETENSORS.items()}
+_FROM_SAFETENSORS = {v: np.dtype(k).newbyteorder("<") for k, v in _TO_SAFETENSORS.items()}
+_FROM_SAFETENSORS["BF16"] = np.dtype("<u2")  # bfloat16 bits, widened to float32 on reading
 _MAX_HEADER = 100 * 1024 * 1024  # bytes of a safetensors header or a PyTorch data.pkl
 _MAX_NESTING = 100  # dicts/lists/tuples inside one another in a checkpoint
 _MAX_DIMS = 64  # NumPy's limit
@@ -53,6 +54,16 @@ _show = _SHORT.repr  # untrusted values in error messages: bounded length, no de
 
 class CheckpointError(ValueError):
     """A file that is not a valid checkpoint (truncated, corrupted, or another format)."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _child_path(path: str, key) -> str:
+    """``path.key``: how checkpoints name nested values (in errors and tensor names)."""
+    key = key if isinstance(key, str | int) else _show(key)
+    return f"{path}.{key}" if path else str(key)
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -78,14 +89,10 @@ def _flatten(obj, path: str, tensors: dict, depth: int = 0):
                 raise TypeError(
                     f"save: dict keys must be str or int, got {key!r} at {path or '<root>'}"
                 )
-            name = f"{path}.{key}" if path else str(key)
-            items.append([key, _flatten(value, name, tensors, depth + 1)])
+            items.append([key, _flatten(value, _child_path(path, key), tensors, depth + 1)])
         return {"__dict__": items}
     if isinstance(obj, list | tuple):
-        values = [
-            _flatten(v, f"{path}.{i}" if path else str(i), tensors, depth + 1)
-            for i, v in enumerate(obj)
-        ]
+        values = [_flatten(v, _child_path(path, i), tensors, depth + 1) for i, v in enumerate(obj)]
         return {"__tuple__": values} if isinstance(obj, tuple) else values
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
@@ -151,16 +158,6 @@ def _read_bytes(f) -> tuple[bytes, str]:
         return handle.read(), path
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _child_path(path: str, key) -> str:
-    """``path.key``: how checkpoints name nested values (in errors and tensor names)."""
-    key = key if isinstance(key, str | int) else _show(key)
-    return f"{path}.{key}" if path else str(key)
-
-
 def _shape_problem(shape, label: str) -> str | None:
     """Why ``shape`` cannot be an array's shape (Python ints throughout: nothing wraps), or None."""
     if not isinstance(shape, list | tuple) or not all(_is_int(d) for d in shape):
@@ -187,7 +184,7 @@ def _parse_safetensors(raw: bytes, where: str) -> tuple[dict, dict]:
     arrays, spans = {}, []
     for name, info in header.items():
         dtype, shape, begin, end = _safetensors_entry(name, info, len(data), where)
-        array = np.frombuffer(data[begin:end], _SAFETENSORS_STORED.get(dtype, dtype))
+        array = np.frombuffer(data[begin:end], _FROM_SAFETENSORS[dtype])
         if dtype == "BF16":
             array = _bfloat16_to_float32(array)
         arrays[name] = array.reshape(shape)
@@ -209,13 +206,10 @@ def _safetensors_header(raw: bytes, where: str) -> tuple[dict, memoryview]:
     try:
         header = json.loads(raw[8 : 8 + size].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise CheckpointError(f"load: {where} has a corrupted header ({_show(str(err))})") from None
+        raise CheckpointError(f"load: {where} has a corrupted header ({str(err)[:200]})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"load: {where} has a corrupted header (not a JSON object)")
     return header, memoryview(raw)[8 + size :]
-
-
-_SAFETENSORS_STORED = {"BF16": np.dtype("<u2")}  # read as bits, widened to float32
 
 
 def _safetensors_entry(name: str, info, data_size: int, where: str):
@@ -227,12 +221,7 @@ def _safetensors_entry(name: str, info, data_size: int, where: str):
     if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
         raise bad(f"malformed entry {_show(info)} (expected dtype, shape and data_offsets)")
     dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype_name == "BF16":
-        dtype, itemsize = "BF16", 2
-    elif isinstance(dtype_name, str) and dtype_name in _FROM_SAFETENSORS:
-        dtype = _FROM_SAFETENSORS[dtype_name].newbyteorder("<")
-        itemsize = dtype.itemsize
-    else:
+    if not isinstance(dtype_name, str) or dtype_name not in _FROM_SAFETENSORS:
         raise bad(f"unsupported dtype {_show(dtype_name)}")
     problem = _shape_problem(shape, "shape")
     if problem:
@@ -240,13 +229,13 @@ def _safetensors_entry(name: str, info, data_size: int, where: str):
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
         raise bad(f"data_offsets {_show(offsets)} is not a [begin, end] pair of integers")
     begin, end = offsets
-    nbytes = math.prod(shape) * itemsize
+    nbytes = math.prod(shape) * _FROM_SAFETENSORS[dtype_name].itemsize
     if not 0 <= begin <= end <= data_size or end - begin != nbytes:
         raise bad(
             f"{dtype_name} of shape {shape} ({nbytes} bytes) does not fit its byte range "
             f"[{begin}, {end}) of a {data_size}-byte data section (truncated?)"
         )
-    return dtype, shape, begin, end
+    return dtype_name, shape, begin, end
 
 
 def _check_tiling(spans: list, data_size: int, where: str) -> None:
@@ -372,7 +361,7 @@ def load(f, map_location=None, *, weights_only: bool = True):
         structure = json.loads(metadata["structure"])
     except (KeyError, json.JSONDecodeError, RecursionError) as err:
         raise CheckpointError(
-            f"load: {where}: corrupted structure metadata ({_show(str(err))})"
+            f"load: {where}: corrupted structure metadata ({str(err)[:200]})"
         ) from None
     return _rebuild(structure, arrays, map_location, where)
 
@@ -412,6 +401,9 @@ class _StorageRef:
 
     def __init__(self, pid) -> None:
         self.pid = pid
+
+    def __repr__(self) -> str:
+        return f"storage {_show(self.pid)}"
 
 
 class _TensorRecord:
@@ -512,6 +504,7 @@ class _TorchArchive:
             raise CheckpointError(f"load_torch_state_dict: {where} has no single data.pkl")
         self.pickle = pickles[0]
         self.prefix = self.pickle[: -len("data.pkl")]
+        self.order = self._byte_order()
         self.last_storage: tuple = (None, None)  # (id, array): views of one storage come together
 
     def error(self, name: str | None, problem: str) -> CheckpointError:
@@ -537,8 +530,8 @@ class _TorchArchive:
         try:
             with self.archive.open(info) as handle:
                 data = handle.read(info.file_size)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-            raise self.error(name, f"{info.filename} is corrupted ({err})") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as err:
+            raise self.error(name, f"{info.filename} is corrupted or encrypted ({err})") from None
         if len(data) != info.file_size:
             raise self.error(name, f"{info.filename} is truncated")
         return data
@@ -552,15 +545,17 @@ class _TorchArchive:
                 f"storages reused by many tensors); refusing to allocate more",
             )
 
+    def _byte_order(self) -> str:
+        member = f"{self.prefix}byteorder"
+        if member not in self.archive.NameToInfo:
+            return "<"  # files from torch < 1.9 have no byteorder record: little-endian
+        text = self.read(self.info(member, None, 16), None).strip()
+        if text not in (b"little", b"big"):
+            raise self.error(None, f"{member} says {_show(text)}, not little or big")
+        return "<" if text == b"little" else ">"
+
     def load_pickle(self):
         data = self.read(self.info(self.pickle, None, _MAX_HEADER), None)
-        order = f"{self.prefix}byteorder"
-        self.order = "<"
-        if order in self.archive.NameToInfo:
-            text = self.read(self.info(order, None, 16), None).strip()
-            if text not in (b"little", b"big"):
-                raise self.error(None, f"{order} says {_show(text)}, not little or big")
-            self.order = "<" if text == b"little" else ">"
         if _declares_bytearray(data):
             raise self.error(None, "data.pkl declares a bytearray, which no state dict holds")
         try:
@@ -568,7 +563,7 @@ class _TorchArchive:
         except CheckpointError:
             raise
         except Exception as err:  # pickle's own errors are many: any of them means corrupted
-            raise self.error(None, f"data.pkl is corrupted ({_show(str(err))})") from None
+            raise self.error(None, f"data.pkl is corrupted ({str(err)[:200]})") from None
 
     def storage(self, ref, name: str) -> np.ndarray:
         """The whole storage behind a tensor, checked against the size its record states."""
@@ -651,6 +646,13 @@ def load_torch_state_dict(path) -> OrderedDict:
         return _to_tensors(torch_archive.load_pickle(), torch_archive, "", 0, {})
 
 
+def _is_plain_key(key) -> bool:
+    """A dict key or set element that a state dict may hold (no tensor or storage inside)."""
+    return isinstance(key, _PLAIN) or (
+        isinstance(key, tuple) and all(isinstance(k, _PLAIN) for k in key)
+    )
+
+
 def _to_tensors(obj, archive: _TorchArchive, path: str, depth: int, done: dict):
     """``obj`` with its tensor records built, each named by its key path; shared sub-objects are
     built once (``done``, by id), so a pickle of many references cannot blow up exponentially."""
@@ -662,7 +664,7 @@ def _to_tensors(obj, archive: _TorchArchive, path: str, depth: int, done: dict):
         return done[id(obj)]
     if isinstance(obj, _TensorRecord):
         built = Tensor._make(archive.tensor(obj, path or "<root>"), False, None, 0)
-    elif isinstance(obj, dict):
+    elif isinstance(obj, dict) and all(map(_is_plain_key, obj)):
         built = OrderedDict(
             (k, _to_tensors(v, archive, _child_path(path, k), depth + 1, done))
             for k, v in obj.items()
@@ -672,9 +674,9 @@ def _to_tensors(obj, archive: _TorchArchive, path: str, depth: int, done: dict):
             _to_tensors(v, archive, _child_path(path, i), depth + 1, done)
             for i, v in enumerate(obj)
         )
-    elif isinstance(obj, set | frozenset) and all(isinstance(v, _PLAIN) for v in obj):
+    elif isinstance(obj, set | frozenset) and all(map(_is_plain_key, obj)):
         built = obj
     else:
-        raise archive.error(None, f"{path or '<root>'} holds a {type(obj).__name__}")
+        raise archive.error(None, f"{path or '<root>'} holds {_show(obj)}, not a state dict value")
     done[id(obj)] = built
     return built

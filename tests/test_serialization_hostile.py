@@ -166,7 +166,9 @@ def test_malformed_views_are_refused(tmp_path, offset, size, stride, phrase):
 def test_malformed_storage_ids_and_byteorders_are_refused(tmp_path):
     pid = b"(" + _push("storage") + _global("torch", "FloatStorage") + _push(0) + b"tQ"
     pickled = _state_dict({"w": pid})  # a bare, malformed storage id as a value
-    _refused(_write_pt(tmp_path / "a.pt", pickled, {}), "holds a _StorageRef")
+    _refused(_write_pt(tmp_path / "a.pt", pickled, {}), "w holds storage ('storage'")
+    keyed = b"\x80\x02}" + _tensor("0", 0, (2,), (1,)) + _push(1) + b"s."  # {tensor: 1}
+    _refused(_write_pt(tmp_path / "k.pt", keyed, {}), "not a state dict value")
     record = _tensor("0", 0, (2,), (1,), numel=2)
     bad_numel = record.replace(_push(2) + b"tQ", _push(-2) + b"tQ")
     _refused(_write_pt(tmp_path / "b.pt", _state_dict({"w": bad_numel}), {}), "bad storage id")
@@ -238,6 +240,17 @@ def test_decompression_bombs_and_reused_storages_are_bounded(tmp_path, monkeypat
         _write_pt(tmp_path / "bz.pt", pickled, {"0": zeros}, method=zipfile.ZIP_BZIP2),
         "compression 12",
     )
+
+
+@pytest.mark.parametrize(("flag", "phrase"), [(0x1, "encrypted"), (0x40, "strong encryption")])
+def test_encrypted_members_are_refused(tmp_path, flag, phrase):
+    path = _one_tensor_file(tmp_path, 0, (4,), (1,))
+    raw = bytearray(path.read_bytes())
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local, central
+        start = raw.find(signature)  # the first member: data.pkl
+        raw[start + flag_at] |= flag
+    path.write_bytes(bytes(raw))
+    _refused(path, "data.pkl is corrupted or encrypted", phrase)
 
 
 def test_deflated_archives_still_load(tmp_path):
