@@ -604,9 +604,9 @@ class _TorchArchive:
         problem = _strided_problem(offset, size, stride, len(storage))
         if problem:
             raise self.error(name, problem)
-        native = storage.dtype.newbyteorder("=")
-        self.spend(math.prod(size) * native.itemsize, name)
-        if math.prod(size) == 0:
+        native, numel = storage.dtype.newbyteorder("="), math.prod(size)
+        self.spend(numel * native.itemsize, name)
+        if numel == 0:
             return np.empty(tuple(size), native)
         steps = tuple(
             s * storage.itemsize if n > 1 else 0 for n, s in zip(size, stride, strict=True)
