@@ -1,6 +1,6 @@
 """All-or-nothing file output: write to a unique temporary file beside the target, then rename.
 
-Temporary files are named ``.<target name>.tmp-<pid>-<random>`` in the target's directory, so
+Temporary files are named ``.<stem>.tmp-<pid>-<random><suffix>`` in the target's directory, so
 concurrent writers never collide and a file left behind by a killed process says what it was
 for (``find . -name '.*.tmp-*'`` lists them). The process umask is never changed: a new target
 gets the permissions ``open()`` would give it, and an existing target keeps its own mode.

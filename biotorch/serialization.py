@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
+import pickletools
+import reprlib
 import struct
-import tempfile
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
 from biotorch import backend
+from biotorch._atomic import atomic_output
 from biotorch.tensor import Tensor
 
 __all__ = ["save", "load", "load_torch_state_dict", "CheckpointError"]
@@ -38,17 +41,39 @@ _TO_SAFETENSORS = {
     "float32": "F32",
     "float64": "F64",
 }
-_FROM_SAFETENSORS = {v: np.dtype(k) for k, v in _TO_SAFETENSORS.items()}
-_MAX_HEADER = 100 * 1024 * 1024
+_FROM_SAFETENSORS = {v: np.dtype(k).newbyteorder("<") for k, v in _TO_SAFETENSORS.items()}
+_FROM_SAFETENSORS["BF16"] = np.dtype("<u2")  # bfloat16 bits, widened to float32 on reading
+_MAX_HEADER = 100 * 1024 * 1024  # bytes of a safetensors header or a PyTorch data.pkl
+_MAX_NESTING = 100  # dicts/lists/tuples inside one another in a checkpoint
+_MAX_DIMS = 64  # NumPy's limit
+_INT64_MAX = 2**63 - 1
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_show = _SHORT.repr  # untrusted values in error messages: bounded length, no deep recursion
 
 
 class CheckpointError(ValueError):
     """A file that is not a valid checkpoint (truncated, corrupted, or another format)."""
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _child_path(path: str, key) -> str:
+    """``path.key``: how checkpoints name nested values (in errors and tensor names)."""
+    key = key if isinstance(key, str | int) else _show(key)
+    return f"{path}.{key}" if path else str(key)
+
+
 # -- writing ---------------------------------------------------------------------------------------
-def _flatten(obj, path: str, tensors: dict):
+def _flatten(obj, path: str, tensors: dict, depth: int = 0):
     """The JSON structure of ``obj``, collecting its tensors into ``tensors`` by name."""
+    if depth > _MAX_NESTING:
+        raise ValueError(
+            f"save: {path} is nested more than {_MAX_NESTING} containers deep (a cycle?); "
+            f"load would refuse it"
+        )
     if isinstance(obj, Tensor | np.ndarray):
         array = obj._data if isinstance(obj, Tensor) else obj
         name = path or "tensor"
@@ -64,12 +89,10 @@ def _flatten(obj, path: str, tensors: dict):
                 raise TypeError(
                     f"save: dict keys must be str or int, got {key!r} at {path or '<root>'}"
                 )
-            items.append([key, _flatten(value, f"{path}.{key}" if path else str(key), tensors)])
+            items.append([key, _flatten(value, _child_path(path, key), tensors, depth + 1)])
         return {"__dict__": items}
     if isinstance(obj, list | tuple):
-        values = [
-            _flatten(v, f"{path}.{i}" if path else str(i), tensors) for i, v in enumerate(obj)
-        ]
+        values = [_flatten(v, _child_path(path, i), tensors, depth + 1) for i, v in enumerate(obj)]
         return {"__tuple__": values} if isinstance(obj, tuple) else values
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
@@ -84,8 +107,13 @@ def _flatten(obj, path: str, tensors: dict):
 def save(obj, f) -> None:
     """Write ``obj`` (a state dict or any nesting of tensors and JSON values) to ``f``.
 
-    The file is written to a temporary name, flushed to disk and renamed, so an interrupted save
-    never leaves a partial file or destroys the previous checkpoint at that path.
+    A path is written all-or-nothing: to a temporary file beside it, flushed to disk and
+    renamed, so an interrupted save never leaves a partial file or destroys the previous
+    checkpoint at that path. An existing file keeps its permissions; a new one gets those
+    ``open()`` would give it (the process umask is never changed). A process killed outright
+    (SIGKILL, power loss) mid-save can leave its temporary file behind, named
+    ``.<stem>.tmp-<pid>-<random><suffix>`` beside the target; ``find DIR -name '.*.tmp-*'``
+    lists them, and they can be deleted once no save is running.
     """
     tensors: dict = {}
     structure = _flatten(obj, "", tensors)
@@ -110,27 +138,8 @@ def save(obj, f) -> None:
     if hasattr(f, "write"):
         _write_all(f, encoded, blobs)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _write_all(out, encoded, blobs)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_output(f) as tmp, open(tmp, "wb") as out:
+        _write_all(out, encoded, blobs)
 
 
 def _write_all(out, header: bytes, blobs: list) -> None:
@@ -138,19 +147,6 @@ def _write_all(out, header: bytes, blobs: list) -> None:
     out.write(header)
     for blob in blobs:
         out.write(blob)
-
-
-def _fsync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -162,8 +158,43 @@ def _read_bytes(f) -> tuple[bytes, str]:
         return handle.read(), path
 
 
+def _shape_problem(shape, label: str) -> str | None:
+    """Why ``shape`` cannot be an array's shape (Python ints throughout: nothing wraps), or None."""
+    if not isinstance(shape, list | tuple) or not all(_is_int(d) for d in shape):
+        return f"{label} {_show(shape)} is not a list of integers"
+    if len(shape) > _MAX_DIMS:
+        return f"{label} has {len(shape)} dimensions, more than {_MAX_DIMS}"
+    if any(d < 0 for d in shape):
+        return f"{label} {list(shape)} has a negative dimension"
+    if math.prod(max(d, 1) for d in shape) > _INT64_MAX:
+        return f"{label} {list(shape)} has more elements than an int64 can count"
+    return None
+
+
 def _parse_safetensors(raw: bytes, where: str) -> tuple[dict, dict]:
     """(metadata, {name: numpy array}) from safetensors bytes, validating everything."""
+    header, data = _safetensors_header(raw, where)
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError(
+            f"load: {where}: __metadata__ must map strings to strings, got {_show(metadata)}"
+        )
+    arrays, spans = {}, []
+    for name, info in header.items():
+        dtype, shape, begin, end = _safetensors_entry(name, info, len(data), where)
+        array = np.frombuffer(data[begin:end], _FROM_SAFETENSORS[dtype])
+        if dtype == "BF16":
+            array = _bfloat16_to_float32(array)
+        arrays[name] = array.reshape(shape)
+        spans.append((begin, end, name))
+    _check_tiling(spans, len(data), where)
+    return metadata, arrays
+
+
+def _safetensors_header(raw: bytes, where: str) -> tuple[dict, memoryview]:
+    """The parsed JSON header of safetensors bytes, and the data section after it."""
     if len(raw) < 8:
         raise CheckpointError(f"load: {where} is too short to be a checkpoint ({len(raw)} bytes)")
     (size,) = struct.unpack("<Q", raw[:8])
@@ -174,47 +205,58 @@ def _parse_safetensors(raw: bytes, where: str) -> tuple[dict, dict]:
         )
     try:
         header = json.loads(raw[8 : 8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"load: {where} has a corrupted header ({err})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(f"load: {where} has a corrupted header ({str(err)[:200]})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"load: {where} has a corrupted header (not a JSON object)")
-    data = memoryview(raw)[8 + size :]
-    metadata = header.pop("__metadata__", None) or {}
-    arrays, spans = {}, []
-    for name, info in header.items():
-        try:
-            dtype_name, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"load: {where}: entry {name!r} is malformed") from None
-        count = int(np.prod(shape, dtype=np.int64))
-        itemsize = 2 if dtype_name == "BF16" else _dtype(dtype_name, name, where).itemsize
-        if not 0 <= begin <= end <= len(data) or end - begin != count * itemsize:
-            raise CheckpointError(
-                f"load: {where}: tensor {name!r} ({dtype_name}, shape {shape}) does not fit its "
-                f"byte range [{begin}, {end}) of a {len(data)}-byte data section (truncated?)"
-            )
-        spans.append((begin, end))
-        chunk = data[begin:end]
-        if dtype_name == "BF16":
-            arrays[name] = _bfloat16_to_float32(np.frombuffer(chunk, "<u2")).reshape(shape)
-        else:
-            arrays[name] = np.frombuffer(chunk, _dtype(dtype_name, name, where)).reshape(shape)
-    covered = 0
-    for begin, end in sorted(spans):
-        if begin != covered:
-            raise CheckpointError(f"load: {where}: tensor data overlaps or leaves gaps")
-        covered = end
-    if covered != len(data):
-        raise CheckpointError(
-            f"load: {where}: {len(data) - covered} trailing bytes after the tensor data"
+    return header, memoryview(raw)[8 + size :]
+
+
+def _safetensors_entry(name: str, info, data_size: int, where: str):
+    """(dtype, shape, begin, end) of one header entry, checked against the data section's size."""
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"load: {where}: tensor {_show(name)}: {problem}")
+
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise bad(f"malformed entry {_show(info)} (expected dtype, shape and data_offsets)")
+    dtype_name, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype_name, str) or dtype_name not in _FROM_SAFETENSORS:
+        raise bad(f"unsupported dtype {_show(dtype_name)}")
+    problem = _shape_problem(shape, "shape")
+    if problem:
+        raise bad(problem)
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
+        raise bad(f"data_offsets {_show(offsets)} is not a [begin, end] pair of integers")
+    begin, end = offsets
+    nbytes = math.prod(shape) * _FROM_SAFETENSORS[dtype_name].itemsize
+    if not 0 <= begin <= end <= data_size or end - begin != nbytes:
+        raise bad(
+            f"{dtype_name} of shape {shape} ({nbytes} bytes) does not fit its byte range "
+            f"[{begin}, {end}) of a {data_size}-byte data section (truncated?)"
         )
-    return metadata, arrays
+    return dtype_name, shape, begin, end
 
 
-def _dtype(name: str, tensor: str, where: str) -> np.dtype:
-    if name not in _FROM_SAFETENSORS:
-        raise CheckpointError(f"load: {where}: tensor {tensor!r} has unsupported dtype {name}")
-    return _FROM_SAFETENSORS[name].newbyteorder("<")
+def _check_tiling(spans: list, data_size: int, where: str) -> None:
+    """The tensors' byte ranges must tile the data section exactly, as the format requires."""
+    covered, previous = 0, None
+    for begin, end, name in sorted(spans):
+        if begin < covered:
+            raise CheckpointError(
+                f"load: {where}: tensor {_show(name)}: bytes [{begin}, {end}) overlap those of "
+                f"tensor {_show(previous)}"
+            )
+        if begin > covered:
+            raise CheckpointError(
+                f"load: {where}: tensor {_show(name)}: bytes [{covered}, {begin}) before it "
+                f"belong to no tensor"
+            )
+        covered, previous = end, name
+    if covered != data_size:
+        raise CheckpointError(
+            f"load: {where}: {data_size - covered} trailing bytes after the tensor data"
+        )
 
 
 def _bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
@@ -244,33 +286,64 @@ def _place(array: np.ndarray, device) -> Tensor:
     return Tensor._make(backend.to_device(array, device), False, None, 0)
 
 
-def _rebuild(node, arrays: dict, map_location, where: str):
+def _is_device(saved) -> bool:
+    if not isinstance(saved, str):
+        return False
+    try:
+        backend.device(saved)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_pair(item) -> bool:
+    return isinstance(item, list) and len(item) == 2 and isinstance(item[0], str | int)
+
+
+def _rebuild(node, arrays: dict, map_location, where: str, path: str = "", depth: int = 0):
+    """The saved object described by the structure ``node`` (``_flatten``'s inverse)."""
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"load: {where}: structure at {path or '<root>'}: {problem}")
+
+    if depth > _MAX_NESTING:
+        raise bad(f"nested more than {_MAX_NESTING} containers deep")
     if isinstance(node, list):
-        return [_rebuild(v, arrays, map_location, where) for v in node]
+        return [
+            _rebuild(v, arrays, map_location, where, _child_path(path, i), depth + 1)
+            for i, v in enumerate(node)
+        ]
     if not isinstance(node, dict):
         return node
     if "__tensor__" in node:
-        name = node["__tensor__"]
-        if name not in arrays:
-            raise CheckpointError(f"load: {where}: the structure names a missing tensor {name!r}")
-        tensor = _place(arrays[name], _resolve_device(node.get("device", "cpu"), map_location))
+        name, saved = node["__tensor__"], node.get("device", "cpu")
+        if not isinstance(name, str) or name not in arrays:
+            raise bad(f"names a missing tensor {_show(name)}")
+        if not _is_device(saved):
+            raise bad(f"tensor {name!r} has an invalid device {_show(saved)}")
+        tensor = _place(arrays[name], _resolve_device(saved, map_location))
         return tensor.numpy() if node.get("numpy") else tensor
-    if "__tuple__" in node:
-        return tuple(_rebuild(v, arrays, map_location, where) for v in node["__tuple__"])
-    if "__dict__" in node:
-        return OrderedDict(
-            (key, _rebuild(value, arrays, map_location, where)) for key, value in node["__dict__"]
+    if isinstance(node.get("__tuple__"), list):
+        return tuple(
+            _rebuild(v, arrays, map_location, where, _child_path(path, i), depth + 1)
+            for i, v in enumerate(node["__tuple__"])
         )
-    raise CheckpointError(f"load: {where}: unrecognised structure entry {sorted(node)}")
+    items = node.get("__dict__")
+    if isinstance(items, list) and all(map(_is_pair, items)):
+        return OrderedDict(
+            (key, _rebuild(value, arrays, map_location, where, _child_path(path, key), depth + 1))
+            for key, value in items
+        )
+    raise bad(f"unrecognised entry {_show(node)}")
 
 
 def load(f, map_location=None, *, weights_only: bool = True):
     """Read a checkpoint written by :func:`save`, or any safetensors file (a flat dict).
 
     ``map_location`` is a device (``"cpu"``), a dict from saved to new device names, or a
-    function of the saved device name. Truncated, corrupted and foreign files raise
-    :class:`CheckpointError`; ``weights_only`` is accepted for PyTorch compatibility (loading
-    never runs code).
+    function of the saved device name. Truncated, corrupted, malformed and foreign files raise
+    :class:`CheckpointError` naming the file and the tensor; ``weights_only`` is accepted for
+    PyTorch compatibility (loading never runs code).
     """
     raw, where = _read_bytes(f)
     if raw[:2] == b"PK":
@@ -286,8 +359,10 @@ def load(f, map_location=None, *, weights_only: bool = True):
         )
     try:
         structure = json.loads(metadata["structure"])
-    except (KeyError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"load: {where}: corrupted structure metadata ({err})") from None
+    except (KeyError, json.JSONDecodeError, RecursionError) as err:
+        raise CheckpointError(
+            f"load: {where}: corrupted structure metadata ({str(err)[:200]})"
+        ) from None
     return _rebuild(structure, arrays, map_location, where)
 
 
@@ -304,23 +379,38 @@ _TORCH_STORAGES = {
     "ByteStorage": np.uint8,
     "BoolStorage": np.bool_,
 }
+# Everything read or built from one .pt file (decompressed members and copied-out tensors) may
+# total at most this many times the file's size, plus the slack: a stored (uncompressed) torch
+# archive needs about 2x; zip bombs, overlapping members and storages reused by thousands of
+# tensors need far more.
+_MAX_EXPANSION = 64
+_EXPANSION_SLACK = 64 * 1024 * 1024
+_PLAIN = (type(None), bool, int, float, str, bytes)
 
 
 class _StorageType:
-    def __init__(self, dtype) -> None:
-        self.dtype = dtype
+    def __init__(self, name: str, dtype) -> None:
+        self.name, self.dtype = name, dtype
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
 
 
-def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    """``torch._utils._rebuild_tensor_v2``: a strided view of a storage, copied out."""
-    array = storage
-    itemsize = array.itemsize
-    if not size:
-        return array[offset : offset + 1].reshape(()).copy()
-    view = np.lib.stride_tricks.as_strided(
-        array[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
-    )
-    return view.copy()
+class _StorageRef:
+    """A storage id from the pickle, checked and read only when a tensor uses it."""
+
+    def __init__(self, pid) -> None:
+        self.pid = pid
+
+    def __repr__(self) -> str:
+        return f"storage {_show(self.pid)}"
+
+
+class _TensorRecord:
+    """``torch._utils._rebuild_tensor_v2``'s arguments, built once the key naming them is known."""
+
+    def __init__(self, storage, offset, size, stride, *_ignored) -> None:
+        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
 
 def _rebuild_parameter(data, requires_grad, *_ignored):
@@ -332,18 +422,18 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     _ALLOWED = {
         ("collections", "OrderedDict"): OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_tensor_v2"): _TensorRecord,
+        ("torch._utils", "_rebuild_tensor"): _TensorRecord,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     }
 
-    def __init__(self, data: bytes, storages, where: str) -> None:
+    def __init__(self, data: bytes, where: str) -> None:
         super().__init__(io.BytesIO(data))
-        self._storages, self._where = storages, where
+        self._where = where
 
     def find_class(self, module: str, name: str):
         if module == "torch" and name in _TORCH_STORAGES:
-            return _StorageType(_TORCH_STORAGES[name])
+            return _StorageType(name, _TORCH_STORAGES[name])
         if (module, name) in self._ALLOWED:
             return self._ALLOWED[(module, name)]
         raise CheckpointError(
@@ -352,20 +442,190 @@ class _RestrictedUnpickler(pickle.Unpickler):
         )
 
     def persistent_load(self, pid):
-        if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage":
-            raise CheckpointError(f"load_torch_state_dict: {self._where}: bad storage id {pid!r}")
+        return _StorageRef(pid)
+
+
+def _declares_bytearray(data: bytes) -> bool:
+    """Whether a pickle has (or may have) a BYTEARRAY8, which CPython's unpickler allocates at its
+    declared size before reading it: a few bytes could reserve gigabytes."""
+    if b"\x96" not in data:  # the opcode's byte appears nowhere: the usual, fast answer
+        return False
+    try:
+        return any(op.name == "BYTEARRAY8" for op, _, _ in pickletools.genops(data))
+    except ValueError:  # unparsable: unpickling would fail too, perhaps after the allocation
+        return True
+
+
+def _strided_problem(offset, size, stride, storage_numel: int) -> str | None:
+    """Why a view (offset, size, stride) of a ``storage_numel``-element storage is unsafe, or None.
+
+    Safe means: every element it reaches lies in the storage, and it holds no more elements than
+    the storage (so a zero stride cannot turn a few bytes into gigabytes).
+    """
+    if not _is_int(offset) or offset < 0:
+        return f"storage offset {_show(offset)} is not an integer >= 0"
+    problem = _shape_problem(size, "size")
+    if problem:
+        return problem
+    if not (
+        isinstance(stride, list | tuple)
+        and len(stride) == len(size)
+        and all(_is_int(s) and s >= 0 for s in stride)
+    ):
+        return f"stride {_show(stride)} is not {len(size)} integers >= 0 (size {list(size)})"
+    if offset > storage_numel:
+        return f"storage offset {offset} lies past its {storage_numel}-element storage"
+    numel = math.prod(size)
+    if numel == 0:
+        return None
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+    if last >= storage_numel:
+        return (
+            f"offset {offset}, size {list(size)} and stride {list(stride)} reach element {last} "
+            f"of its {storage_numel}-element storage"
+        )
+    if numel > storage_numel:
+        return (
+            f"size {list(size)} (stride {list(stride)}) holds {numel} elements, more than its "
+            f"{storage_numel}-element storage; save a .clone() of expanded tensors"
+        )
+    return None
+
+
+class _TorchArchive:
+    """An open PyTorch zip checkpoint: its members read within a size budget, and its tensors
+    built from its storages after checking every view against the storage it reads."""
+
+    def __init__(self, archive: zipfile.ZipFile, where: str) -> None:
+        self.archive, self.where = archive, where
+        self.budget = _MAX_EXPANSION * os.path.getsize(where) + _EXPANSION_SLACK
+        pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+        if len(pickles) != 1:
+            raise CheckpointError(f"load_torch_state_dict: {where} has no single data.pkl")
+        self.pickle = pickles[0]
+        self.prefix = self.pickle[: -len("data.pkl")]
+        self.order = self._byte_order()
+        self.last_storage: tuple = (None, None)  # (id, array): views of one storage come together
+
+    def error(self, name: str | None, problem: str) -> CheckpointError:
+        subject = f"tensor {_show(name)}: " if name is not None else ""
+        return CheckpointError(f"load_torch_state_dict: {self.where}: {subject}{problem}")
+
+    def info(self, member: str, name: str | None, max_size: int | None = None) -> zipfile.ZipInfo:
+        """The archive's entry for ``member``, which may declare at most ``max_size`` bytes."""
+        try:
+            info = self.archive.getinfo(member)
+        except KeyError:
+            raise self.error(name, f"the archive lacks {member}") from None
+        if max_size is not None and info.file_size > max_size:
+            raise self.error(name, f"{member} holds {info.file_size} bytes, over {max_size}")
+        return info
+
+    def read(self, info: zipfile.ZipInfo, name: str | None) -> bytes:
+        """The bytes of a member, decompressing no more than it declares, counted against the
+        budget."""
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise self.error(name, f"{info.filename} uses zip compression {info.compress_type}")
+        self.spend(info.file_size, name)
+        try:
+            with self.archive.open(info) as handle:
+                data = handle.read(info.file_size)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as err:
+            raise self.error(name, f"{info.filename} is corrupted or encrypted ({err})") from None
+        if len(data) != info.file_size:
+            raise self.error(name, f"{info.filename} is truncated")
+        return data
+
+    def spend(self, nbytes: int, name: str | None) -> None:
+        self.budget -= nbytes
+        if self.budget < 0:
+            raise self.error(
+                name,
+                f"expands to more than {_MAX_EXPANSION} times its size on disk (a zip bomb, or "
+                f"storages reused by many tensors); refusing to allocate more",
+            )
+
+    def _byte_order(self) -> str:
+        member = f"{self.prefix}byteorder"
+        if member not in self.archive.NameToInfo:
+            return "<"  # files from torch < 1.9 have no byteorder record: little-endian
+        text = self.read(self.info(member, None, 16), None).strip()
+        if text not in (b"little", b"big"):
+            raise self.error(None, f"{member} says {_show(text)}, not little or big")
+        return "<" if text == b"little" else ">"
+
+    def load_pickle(self):
+        data = self.read(self.info(self.pickle, None, _MAX_HEADER), None)
+        if _declares_bytearray(data):
+            raise self.error(None, "data.pkl declares a bytearray, which no state dict holds")
+        try:
+            return _RestrictedUnpickler(data, self.where).load()
+        except CheckpointError:
+            raise
+        except Exception as err:  # pickle's own errors are many: any of them means corrupted
+            raise self.error(None, f"data.pkl is corrupted ({str(err)[:200]})") from None
+
+    def storage(self, ref, name: str) -> np.ndarray:
+        """The whole storage behind a tensor, checked against the size its record states."""
+        pid = ref.pid if isinstance(ref, _StorageRef) else None
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) >= 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[2], str)
+            and _is_int(pid[4])
+            and pid[4] >= 0
+        ):
+            raise self.error(name, f"bad storage id {_show(pid if pid is not None else ref)}")
         _, storage_type, key, _location, numel = pid[:5]
-        if not isinstance(storage_type, _StorageType):
-            raise CheckpointError(f"load_torch_state_dict: {self._where}: unknown storage type")
-        return self._storages(str(key), storage_type.dtype, int(numel))
+        if self.last_storage[0] != (key, storage_type.name, numel):
+            bfloat16 = storage_type.dtype == "bfloat16"
+            dtype = np.dtype("u2" if bfloat16 else storage_type.dtype).newbyteorder(self.order)
+            expected = numel * dtype.itemsize
+            info = self.info(f"{self.prefix}data/{key}", name)
+            if info.file_size != expected:
+                size = info.file_size
+                whole = "" if size % dtype.itemsize == 0 else ", not a whole number of elements"
+                raise self.error(
+                    name,
+                    f"storage {key} holds {size} bytes{whole}; its record says {numel} "
+                    f"{storage_type!r} elements ({expected} bytes)",
+                )
+            array = np.frombuffer(self.read(info, name), dtype)
+            array = _bfloat16_to_float32(array) if bfloat16 else array
+            self.last_storage = ((key, storage_type.name, numel), array)
+        return self.last_storage[1]
+
+    def tensor(self, record: _TensorRecord, name: str) -> np.ndarray:
+        """A copy of the view ``record`` describes, built only once it is known to be in bounds."""
+        storage = self.storage(record.storage, name)
+        offset, size, stride = record.offset, record.size, record.stride
+        problem = _strided_problem(offset, size, stride, len(storage))
+        if problem:
+            raise self.error(name, problem)
+        native, numel = storage.dtype.newbyteorder("="), math.prod(size)
+        self.spend(numel * native.itemsize, name)
+        if numel == 0:
+            return np.empty(tuple(size), native)
+        steps = tuple(
+            s * storage.itemsize if n > 1 else 0 for n, s in zip(size, stride, strict=True)
+        )
+        view = np.lib.stride_tricks.as_strided(
+            storage[offset:], shape=tuple(size), strides=steps, writeable=False
+        )
+        return view.astype(native, order="C")
 
 
 def load_torch_state_dict(path) -> OrderedDict:
     """Read a PyTorch ``.pt``/``.pth`` state dict (zip format) without PyTorch.
 
     Only tensors, ``OrderedDict``s and plain containers are admitted; a file that refers to
-    anything else (which unpickling could use to run code) is refused. A ``.safetensors`` file
-    is read with :func:`load`. bfloat16 tensors are widened to float32.
+    anything else (which unpickling could use to run code) is refused. Every tensor's offset,
+    size and stride are checked against its storage before anything is read, so a crafted file
+    raises :class:`CheckpointError` (naming the file and the tensor's key) instead of reading
+    outside its data. A ``.safetensors`` file is read with :func:`load`. bfloat16 tensors are
+    widened to float32.
     """
     where = os.fspath(path)
     with open(where, "rb") as handle:
@@ -379,45 +639,44 @@ def load_torch_state_dict(path) -> OrderedDict:
         )
     try:
         archive = zipfile.ZipFile(where)
-    except zipfile.BadZipFile as err:
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as err:
         raise CheckpointError(f"load_torch_state_dict: {where} is corrupted ({err})") from None
     with archive:
-        names = archive.namelist()
-        pickles = [n for n in names if n.endswith("data.pkl")]
-        if len(pickles) != 1:
-            raise CheckpointError(f"load_torch_state_dict: {where} has no single data.pkl")
-        prefix = pickles[0][: -len("data.pkl")]
-        order = f"{prefix}byteorder"
-        little = order not in names or archive.read(order).strip() == b"little"
-
-        def storage(key: str, dtype, numel: int) -> np.ndarray:
-            member = f"{prefix}data/{key}"
-            if member not in names:
-                raise CheckpointError(f"load_torch_state_dict: {where} lacks storage {key}")
-            raw = archive.read(member)
-            if dtype == "bfloat16":
-                bits = np.frombuffer(raw, "<u2" if little else ">u2")[:numel]
-                return _bfloat16_to_float32(bits)
-            np_dtype = np.dtype(dtype).newbyteorder("<" if little else ">")
-            if len(raw) < numel * np_dtype.itemsize:
-                raise CheckpointError(f"load_torch_state_dict: {where}: storage {key} truncated")
-            return np.frombuffer(raw, np_dtype, count=numel).astype(np_dtype.newbyteorder("="))
-
-        try:
-            obj = _RestrictedUnpickler(archive.read(pickles[0]), storage, where).load()
-        except CheckpointError:
-            raise
-        except Exception as err:
-            raise CheckpointError(f"load_torch_state_dict: {where} is corrupted ({err})") from None
-    return _to_tensors(obj, where)
+        torch_archive = _TorchArchive(archive, where)
+        return _to_tensors(torch_archive.load_pickle(), torch_archive, "", 0, {})
 
 
-def _to_tensors(obj, where: str):
-    if isinstance(obj, np.ndarray):
-        return Tensor._make(obj, False, None, 0)
-    if isinstance(obj, dict):
-        out = OrderedDict((k, _to_tensors(v, where)) for k, v in obj.items())
-        return out
-    if isinstance(obj, list | tuple):
-        return type(obj)(_to_tensors(v, where) for v in obj)
-    return obj
+def _is_plain_key(key) -> bool:
+    """A dict key or set element that a state dict may hold (no tensor or storage inside)."""
+    return isinstance(key, _PLAIN) or (
+        isinstance(key, tuple) and all(isinstance(k, _PLAIN) for k in key)
+    )
+
+
+def _to_tensors(obj, archive: _TorchArchive, path: str, depth: int, done: dict):
+    """``obj`` with its tensor records built, each named by its key path; shared sub-objects are
+    built once (``done``, by id), so a pickle of many references cannot blow up exponentially."""
+    if depth > _MAX_NESTING:
+        raise archive.error(None, f"{path or '<root>'} is nested over {_MAX_NESTING} deep")
+    if isinstance(obj, _PLAIN):
+        return obj
+    if id(obj) in done:
+        return done[id(obj)]
+    if isinstance(obj, _TensorRecord):
+        built = Tensor._make(archive.tensor(obj, path or "<root>"), False, None, 0)
+    elif isinstance(obj, dict) and all(map(_is_plain_key, obj)):
+        built = OrderedDict(
+            (k, _to_tensors(v, archive, _child_path(path, k), depth + 1, done))
+            for k, v in obj.items()
+        )
+    elif isinstance(obj, list | tuple):
+        built = type(obj)(
+            _to_tensors(v, archive, _child_path(path, i), depth + 1, done)
+            for i, v in enumerate(obj)
+        )
+    elif isinstance(obj, set | frozenset) and all(map(_is_plain_key, obj)):
+        built = obj
+    else:
+        raise archive.error(None, f"{path or '<root>'} holds {_show(obj)}, not a state dict value")
+    done[id(obj)] = built
+    return built

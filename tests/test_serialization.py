@@ -3,6 +3,8 @@
 import io
 import os
 import pickle
+import re
+import stat
 import struct
 import zipfile
 from collections import OrderedDict
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 import biotorch as bt
-from biotorch import nn, optim
+from biotorch import nn, optim, serialization
 from biotorch.serialization import CheckpointError
 
 
@@ -81,6 +83,42 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_save_keeps_an_existing_mode_and_never_touches_the_umask(tmp_path, monkeypatch):
+    path = tmp_path / "private.safetensors"
+    bt.save({"v": bt.ones(1)}, path)
+    os.chmod(path, 0o600)
+
+    def umask(*args):
+        raise AssertionError("save changed the process umask")
+
+    monkeypatch.setattr(os, "umask", umask)
+    bt.save({"v": bt.zeros(1)}, path)
+    bt.save({"v": bt.ones(1)}, tmp_path / "new.safetensors")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert bt.load(path)["v"].tolist() == [0.0]
+
+
+def test_save_killed_mid_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.safetensors"
+    bt.save({"v": bt.tensor([1.0])}, path)
+    seen = []
+
+    def killed(out, header, blobs):
+        out.write(header[:5])
+        seen.extend(os.listdir(tmp_path))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serialization, "_write_all", killed)
+    with pytest.raises(KeyboardInterrupt):
+        bt.save({"v": bt.tensor([2.0])}, path)
+    monkeypatch.undo()
+    temporaries = [name for name in seen if name != "ckpt.safetensors"]
+    assert len(temporaries) == 1  # named so that a save killed outright can be found
+    assert re.fullmatch(rf"\.ckpt\.tmp-{os.getpid()}-[0-9a-f]+\.safetensors", temporaries[0])
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]
+    assert bt.load(path)["v"].tolist() == [1.0]
 
 
 def test_unsupported_values_are_named(tmp_path):
