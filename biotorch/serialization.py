@@ -459,8 +459,8 @@ def _declares_bytearray(data: bytes) -> bool:
 def _strided_problem(offset, size, stride, storage_numel: int) -> str | None:
     """Why a view (offset, size, stride) of a ``storage_numel``-element storage is unsafe, or None.
 
-    Safe means: every element it reaches lies in the storage, and it holds no more elements than
-    the storage (so a zero stride cannot turn a few bytes into gigabytes).
+    Safe means: every element it reaches lies in the storage. (An expanded view, stride 0, may
+    hold more elements than its storage; the archive's expansion budget bounds what it costs.)
     """
     if not _is_int(offset) or offset < 0:
         return f"storage offset {_show(offset)} is not an integer >= 0"
@@ -483,11 +483,6 @@ def _strided_problem(offset, size, stride, storage_numel: int) -> str | None:
         return (
             f"offset {offset}, size {list(size)} and stride {list(stride)} reach element {last} "
             f"of its {storage_numel}-element storage"
-        )
-    if numel > storage_numel:
-        return (
-            f"size {list(size)} (stride {list(stride)}) holds {numel} elements, more than its "
-            f"{storage_numel}-element storage; save a .clone() of expanded tensors"
         )
     return None
 
