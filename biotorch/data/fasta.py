@@ -401,21 +401,22 @@ def _missing_numbers(column: Any) -> tuple[Any, Any]:
 
 
 def _label_values(
-    df: Any, label_columns: str | Sequence[str], where: Callable[[int], str]
+    df: Any, label_columns: str | Sequence[str], where: Callable[[int], str], text: bool = False
 ) -> list[Any]:
     """Raw label of each row (``None`` where missing); ``where(i)`` places row ``i`` in messages.
 
     One column: numbers when every cell is a number or a missing number (``NA``, ``NaN``,
-    ``null``, empty, ...) and some cell is a number; otherwise text read verbatim (class names
-    such as ``"NA"``), where only blank cells are missing. Several columns: a list of numbers
-    per row, missing when any cell is a missing number; a cell that is not a number raises
+    ``null``, empty, ...) and some cell is a number, unless ``text`` (class names are given, or
+    the cells are label sets); otherwise text read verbatim (class names such as ``"NA"``),
+    where only blank cells are missing. Several columns: a list of numbers per row, missing
+    when any cell is a missing number; a cell that is not a number raises
     :class:`FileFormatError`.
     """
     if isinstance(label_columns, str):
         column = df[label_columns]
         numbers, missing = _missing_numbers(column)
         found = int(numbers.notna().sum())
-        if not found or found + int(missing.sum()) < len(column):  # text: class names
+        if text or not found or found + int(missing.sum()) < len(column):  # class names
             missing = column.isna() | (column.astype(str).str.strip() == "")
             numbers = column
         return [None if m else v for v, m in zip(numbers.tolist(), missing, strict=True)]
@@ -443,9 +444,15 @@ def _row_places(name: str, df: Any, from_file: bool) -> Callable[[int], str]:
 
 
 def _table_labels(
-    table: Any, ids: Sequence[str], id_column: str, label_columns: str | Sequence[str]
+    table: Any,
+    ids: Sequence[str],
+    id_column: str,
+    label_columns: str | Sequence[str],
+    text: bool,
 ) -> list[Any]:
-    """Label value of each id from a DataFrame or CSV/TSV path (``None`` for absent ids)."""
+    """Label value of each id from a DataFrame or CSV/TSV path (``None`` for absent ids).
+
+    ``text``: the labels are class names (see :func:`_label_values`)."""
     import pandas as pd
 
     from_file = not isinstance(table, pd.DataFrame)
@@ -464,7 +471,7 @@ def _table_labels(
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise FileFormatError(f"{where(row)}: duplicate id {keys[row]!r} in {id_column!r}")
-    lookup = dict(zip(keys, _label_values(df, label_columns, where), strict=True))
+    lookup = dict(zip(keys, _label_values(df, label_columns, where, text), strict=True))
     unused = len(set(keys) - set(ids))
     if unused:
         warnings.warn(f"{name}: {unused} label row(s) match no sequence id", stacklevel=3)
@@ -634,7 +641,8 @@ class FastaDataset(_LabeledSequences):
         if per_class:
             values, classes = [files[k][0] for k in source], [str(c) for c in path]
         elif labels is not None:
-            values = _table_labels(labels, [w.id for w in where], id_column, label_columns)
+            ids, as_text = [w.id for w in where], multi_label or classes is not None
+            values = _table_labels(labels, ids, id_column, label_columns, as_text)
         elif label_from_header is not None:
             values = _header_labels(descriptions, label_from_header)
         self.transform, self.target_transform = transform, target_transform
@@ -795,7 +803,8 @@ class SequenceTableDataset(_LabeledSequences):
         ]
         values = None
         if label_columns is not None:
-            values = _label_values(df, label_columns, lambda i: str(where[i]))
+            as_text = multi_label or classes is not None
+            values = _label_values(df, label_columns, lambda i: str(where[i]), as_text)
         self.transform, self.target_transform = transform, target_transform
         keep = self._setup(where, values, multi_label, classes, on_missing_label)
         self._store(tokens, where, keep)

@@ -68,6 +68,11 @@ def read_vcf(path: str | os.PathLike, genome: Genome | None = None, on_error: st
                         f"{path}, line {lineno}: expected tab-separated CHROM, POS (a positive "
                         f"integer), ID, REF, ALT; got {line[:80]!r}"
                     )
+                if "\r" in line:  # would split a line of tab-separated outputs
+                    raise FileFormatError(
+                        f"{path}, line {lineno}: carriage return inside the line; expected "
+                        f"one only before the line end, got {line[:80]!r}"
+                    )
                 chrom, pos, vid, ref = fields[0], int(fields[1]), fields[2], fields[3].upper()
                 for alt in fields[4].upper().split(","):
                     problem = _problem(chrom, pos, ref, alt, genome)

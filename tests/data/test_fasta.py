@@ -321,6 +321,19 @@ def test_missing_numbers_and_text_that_is_not_a_number(tmp_path):
     assert ds.targets.dtype == np.int64 and ds.targets.tolist() == [1, 0]
 
 
+def test_class_names_that_look_like_numbers_stay_text(tmp_path):
+    fasta = write_fasta(tmp_path / "a.fa", RECORDS)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label,tags\nr1,1,1;2\nr2,,2\nr3,0,\n")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        ds = FastaDataset(fasta, labels=labels, classes=["0", "1"], on_missing_label="skip")
+    assert ds.ids.tolist() == ["r1", "r3"] and ds.targets.tolist() == [1, 0]
+    with pytest.warns(UserWarning, match="skipped 1"):
+        kw = dict(label_columns="tags", multi_label=True, on_missing_label="skip")
+        ds = FastaDataset(fasta, labels=labels, **kw)
+    assert ds.classes == ["1", "2"] and ds.targets.tolist() == [[1, 1], [0, 1]]
+
+
 def test_table_errors_name_the_file_line_after_blank_lines(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("\n\nsequence,label\nACGT,0\n\n   \nGG,1\n\nAXT,1\n")

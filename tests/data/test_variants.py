@@ -74,6 +74,11 @@ def test_read_vcf_position_must_be_ascii_digits(tmp_path):
     path.write_text(HEADER + "\n\nchr1\t\u00b2\t.\tA\tT\n")
     with pytest.raises(FileFormatError, match="line 5: expected tab-separated CHROM, POS"):
         read_vcf(path)
+    path.write_bytes(HEADER.encode() + b"chr1\t5\trs\r1\tA\tT\r\n")
+    with pytest.raises(FileFormatError, match="line 3: carriage return inside the line"):
+        read_vcf(path)
+    path.write_bytes(HEADER.encode() + b"chr1\t5\trs1\tA\tT\r\n")
+    assert read_vcf(path)["id"].tolist() == ["rs1"]
 
 
 @pytest.mark.parametrize("how", ["truncated", "corrupt"])
