@@ -68,7 +68,7 @@ class Genome:
         if head[:2] == b"\x1f\x8b" and head[12:14] != b"BC":  # gzip but not BGZF
             hint = "gzip files need bgzip compression for indexed access"
             return FileFormatError(f"Genome: cannot index {self.path} ({hint}): {err}")
-        if "Bad sequence name" in str(err):  # pyfaidx counts lines from 0: find the header here
+        if any(m in str(err) for m in ("Bad sequence name", "Duplicate key")):  # name the line
             try:
                 for _ in _iter_raw_fasta(self.path):
                     pass

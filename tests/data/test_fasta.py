@@ -258,6 +258,14 @@ def test_header_without_id_is_refused_in_both_modes(tmp_path, header):
             FastaDataset(path, in_memory=in_memory)
 
 
+def test_ids_equal_up_to_whitespace_are_duplicates_in_both_modes(tmp_path):
+    path = tmp_path / "dup.fa"
+    path.write_text(">r1\tfirst\nACGT\n>r2\nGG\n>r1 second\nTT\n")
+    for in_memory in (True, False):
+        with pytest.raises(FileFormatError, match=r"line 5: duplicate record id 'r1' \(first at"):
+            FastaDataset(path, in_memory=in_memory)
+
+
 def test_index_with_whitespace_in_a_name_is_refused(tmp_path):
     path = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "GG"})
     fai = tmp_path / "a.fa.fai"
