@@ -585,10 +585,12 @@ class FastaDataset(_LabeledSequences):
     iupac : {"n", "fractional", "error"}
         Ambiguity-code policy of the encoding.
     in_memory : bool
-        ``True`` (default): parse (plain or gzip) and encode every record once into one token
-        buffer. ``False``: index uncompressed/bgzip files with pyfaidx (the ``.fai`` is built
-        here, in the main process) and read each record on access, with one handle per worker
-        process; for files too large for memory. Labels from headers need ``in_memory=True``.
+        Record ids are the same in both modes (the header up to its first whitespace, see
+        :class:`FastaRecord`). ``True`` (default): parse (plain or gzip) and encode every record
+        once into one token buffer. ``False``: index uncompressed/bgzip files with pyfaidx (the
+        ``.fai`` is built here, in the main process) and read each record on access, with one
+        handle per worker process; for files too large for memory. Labels from headers need
+        ``in_memory=True``.
 
     Attributes
     ----------

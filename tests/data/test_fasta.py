@@ -18,6 +18,7 @@ from biotorch.data import (
     SequenceTableDataset,
     decode,
     encode,
+    read_bed,
     read_fasta,
 )
 
@@ -352,6 +353,20 @@ def test_table_errors_name_the_file_line_after_blank_lines(tmp_path):
     labels.write_text("id\tlabel\nr1\t0\n\n# a note\t1\n\nr1\t1\n")
     with pytest.raises(FileFormatError, match=r"labels.tsv, line 6: duplicate id 'r1' in 'id'"):
         FastaDataset(fasta, labels=labels)
+
+
+def test_malformed_tables_are_file_format_errors(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("sequence,label\nACGT,0\n\n\nGG,1,extra\n")
+    with pytest.raises(FileFormatError, match=r"t.csv: .*Expected 2 fields in line 5, saw 3"):
+        SequenceTableDataset(table)
+    table.write_text("\n\n")
+    with pytest.raises(FileFormatError, match=r"t.csv: empty table \(no header line\)"):
+        SequenceTableDataset(table)
+    bed = tmp_path / "a.bed"
+    bed.write_text("#c\nchr1\t1\t2\n\nchr1\t1\t2\t4\n")
+    with pytest.raises(FileFormatError, match=r"a.bed: .*Expected 3 fields in line 4, saw 4"):
+        read_bed(bed)
 
 
 def test_table_id_with_a_tab_is_refused(tmp_path):
