@@ -113,6 +113,8 @@ def _read_bytes(path: PathLike) -> bytes:
     """The whole file, decompressed when gzip; bad gzip data raises :class:`FileFormatError`."""
     chunks: list[bytes] = []
     with _open_binary(path) as fh:
+        if not isinstance(fh, gzip.GzipFile):
+            return fh.read()
         try:
             while chunk := fh.read(1 << 24):
                 chunks.append(chunk)
@@ -246,16 +248,24 @@ def read_table(path: PathLike, sep: str | None = None) -> Any:
         ext = suffixes[-1] if suffixes else ""
         sep = {".tsv": "\t", ".tab": "\t", ".txt": "\t", ".csv": ","}.get(ext)
     data = _read_bytes(path)
-    engine = "python" if sep is None else "c"
     try:
-        df = pd.read_csv(io.BytesIO(data), sep=sep, engine=engine, dtype=str, na_filter=False)
+        df = _parse_text(path, data, sep=sep, engine="python" if sep is None else "c")
     except pd.errors.EmptyDataError:
         raise FileFormatError(f"{path}: empty table (no header line)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FileFormatError(f"{path}: {str(err).strip()}") from err
-    header_line = data[: len(data) - len(data.lstrip())].count(b"\n") + 1
+    header_line = data.count(b"\n", 0, re.match(rb"\s*", data).end()) + 1
     _number_rows(df, data, header_line, sep)
     return df
+
+
+def _parse_text(path: PathLike, data: bytes, **options: Any) -> Any:
+    """``pandas.read_csv`` of ``data`` with every field as verbatim text (``""`` when empty);
+    a line with too many fields or text that is not UTF-8 raises :class:`FileFormatError`."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype=str, na_filter=False, **options)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"{path}: {str(err).strip()}") from err
 
 
 def _number_rows(df: Any, data: bytes, first: int, sep: str | None) -> None:

@@ -61,11 +61,11 @@ class Genome:
 
     def _index_error(self, err: Exception) -> ValueError:
         """A clear error for a file pyfaidx cannot index (raise it ``from err``)."""
-        from biotorch.data.fasta import FileFormatError, _iter_raw_fasta
+        from biotorch.data.fasta import _GZIP_MAGIC, FileFormatError, _iter_raw_fasta
 
         with open(self.path, "rb") as fh:
             head = fh.read(14)
-        if head[:2] == b"\x1f\x8b" and head[12:14] != b"BC":  # gzip but not BGZF
+        if head[:2] == _GZIP_MAGIC and head[12:14] != b"BC":  # gzip but not BGZF
             hint = "gzip files need bgzip compression for indexed access"
             return FileFormatError(f"Genome: cannot index {self.path} ({hint}): {err}")
         if any(m in str(err) for m in ("Bad sequence name", "Duplicate key")):  # name the line
@@ -74,7 +74,7 @@ class Genome:
                     pass
             except FileFormatError as found:
                 return found
-        if head[:2] == b"\x1f\x8b" and isinstance(err, _BGZF_ERRORS):
+        if head[:2] == _GZIP_MAGIC and isinstance(err, _BGZF_ERRORS):
             return FileFormatError(
                 f"Genome: {self.path}: truncated or corrupt bgzip data "
                 f"({type(err).__name__}: {err}); the file is incomplete or damaged"

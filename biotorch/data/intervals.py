@@ -6,7 +6,6 @@ Coordinates are 0-based and half-open, as in BED. ``strand="-"`` means the rever
 from __future__ import annotations
 
 import csv
-import io
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from biotorch.data.fasta import (
     FileFormatError,
     _label_values,
     _number_rows,
+    _parse_text,
     _read_bytes,
     _targets,
     _transformed,
@@ -66,19 +66,9 @@ def _read_bed_file(path: str | os.PathLike, narrowpeak: bool | None) -> Any:
     data = _read_bytes(path)
     skip = _header_lines(data)
     try:
-        df = pd.read_csv(
-            io.BytesIO(data),
-            sep="\t",
-            header=None,
-            skiprows=skip,
-            dtype=str,
-            na_filter=False,
-            quoting=csv.QUOTE_NONE,
-        )
+        df = _parse_text(name, data, sep="\t", header=None, skiprows=skip, quoting=csv.QUOTE_NONE)
     except pd.errors.EmptyDataError:
         df = pd.DataFrame(columns=range(3), dtype=str)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FileFormatError(f"{name}: {str(err).strip()}") from err
     _number_rows(df, data, skip, "\t")
     if narrowpeak is None:
         narrowpeak = name.lower().removesuffix(".gz").endswith(".narrowpeak") or (df.shape[1] == 10)
