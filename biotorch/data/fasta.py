@@ -670,7 +670,10 @@ _TSV_BREAKERS = re.compile(r"[\t\n\r]")
 
 
 def _check_id_characters(ids: Sequence[str], where: Callable[[int], str]) -> None:
-    """Refuse ids holding a tab, newline or carriage return (they would break TSV outputs)."""
+    """Refuse empty ids and ids holding a tab, newline or carriage return (they would break
+    TSV outputs)."""
+    if ids and min(map(len, ids)) == 0:
+        raise FileFormatError(f"{where(list(ids).index(''))}: empty record id")
     if _TSV_BREAKERS.search("".join(ids)):
         i = next(i for i, rid in enumerate(ids) if _TSV_BREAKERS.search(rid))
         raise FileFormatError(

@@ -369,8 +369,11 @@ def test_malformed_tables_are_file_format_errors(tmp_path):
         read_bed(bed)
 
 
-def test_table_id_with_a_tab_is_refused(tmp_path):
+def test_table_ids_that_are_empty_or_hold_a_tab_are_refused(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text('id,sequence\nok,ACGT\n"a\tb",GG\n')
     with pytest.raises(FileFormatError, match=r"t.csv, line 3: record id 'a\\tb' holds a tab"):
+        SequenceTableDataset(table, id_column="id", label_columns=None)
+    table.write_text("id,sequence\nok,ACGT\n\n,GG\n")
+    with pytest.raises(FileFormatError, match=r"t.csv, line 4: empty record id"):
         SequenceTableDataset(table, id_column="id", label_columns=None)
