@@ -11,9 +11,11 @@ or with ``on_missing_label="skip"`` are skipped and counted in a warning.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,8 +46,12 @@ class FileFormatError(ValueError):
 
 
 class FastaRecord(NamedTuple):
-    """One FASTA record: ``id`` (header up to the first space), the rest of the header, the
-    sequence, and the 1-based line number of its header."""
+    """One FASTA record: ``id``, ``description``, the sequence and the 1-based line of its header.
+
+    The id is the header up to its first whitespace of any kind (spaces, tabs, as Python's
+    ``str.split()`` sees it, the rule of pyfaidx and Biopython), so it never holds a tab, newline
+    or carriage return; the description is the rest of the header, stripped.
+    """
 
     id: str
     description: str
@@ -64,44 +70,104 @@ class _RawRecord(NamedTuple):
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+#: What the gzip module raises on truncated or corrupt data.
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
 def _open_binary(path: PathLike) -> Any:
-    """Open a plain or gzip-compressed file for binary reading (gzip found by magic bytes)."""
+    """Open a plain or gzip-compressed file for binary reading (gzip found by magic bytes).
+
+    Reading a truncated or corrupt gzip file raises one of ``_GZIP_ERRORS``; readers turn it
+    into :func:`_corrupt_gzip`.
+    """
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+    return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+
+
+def _corrupt_gzip(path: PathLike, err: BaseException, lines_read: int | None) -> FileFormatError:
+    """The error for gzip data that cannot be decompressed (raise it ``from err``)."""
+    where = "" if lines_read is None else f", after line {lines_read}"
+    return FileFormatError(
+        f"{path}{where}: truncated or corrupt gzip data ({type(err).__name__}: {err}); "
+        "the file is incomplete or damaged, re-download or re-compress it"
+    )
+
+
+def _check_intact(fh: Any, path: PathLike, lines_read: int) -> None:
+    """Raise the damaged-gzip error if the rest of ``fh`` (when gzip) cannot be decompressed.
+
+    Call it before reporting a malformed line: in a corrupt gzip file the bad line is most
+    likely garbage decompressed from the damage, and the damage is the error to report.
+    """
+    if isinstance(fh, gzip.GzipFile):
+        try:
+            while fh.read(1 << 24):
+                pass
+        except _GZIP_ERRORS as err:
+            raise _corrupt_gzip(path, err, lines_read) from err
+
+
+def _read_bytes(path: PathLike) -> bytes:
+    """The whole file, decompressed when gzip; bad gzip data raises :class:`FileFormatError`."""
+    chunks: list[bytes] = []
+    with _open_binary(path) as fh:
+        if not isinstance(fh, gzip.GzipFile):
+            return fh.read()
+        try:
+            while chunk := fh.read(1 << 24):
+                chunks.append(chunk)
+        except _GZIP_ERRORS as err:
+            raise _corrupt_gzip(path, err, sum(c.count(b"\n") for c in chunks)) from err
+    return b"".join(chunks)
+
+
+def _record_id(header: str) -> tuple[str, str]:
+    """``(id, description)`` of a header (without ``>``): the id ends at the first whitespace."""
+    parts = header.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
 def _iter_raw_fasta(path: PathLike) -> Iterator[_RawRecord]:
     """Records of a FASTA file with their line numbers; checks headers, empty and duplicate ids."""
     seen: dict[str, int] = {}
     record: _RawRecord | None = None
+    lineno = 0
     with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip()
-            if lineno == 1 and line.startswith(_UTF8_BOM):  # written by some Windows editors
-                line = line[len(_UTF8_BOM) :]
-            if line.startswith(b">"):
-                if record is not None:
-                    yield _finish(path, record)
-                header = line[1:].decode("utf-8", errors="replace").strip()
-                name, _, description = header.partition(" ")
-                if not name:
-                    raise FileFormatError(f"{path}, line {lineno}: header has no record id")
-                if name in seen:
-                    raise FileFormatError(
-                        f"{path}, line {lineno}: duplicate record id {name!r} "
-                        f"(first at line {seen[name]})"
-                    )
-                seen[name] = lineno
-                record = _RawRecord(name, description.strip(), [], [], lineno)
-            elif line and not line.startswith(b";"):
-                if record is None:
-                    raise FileFormatError(
-                        f"{path}, line {lineno}: sequence data before the first '>' header; "
-                        "expected a FASTA file"
-                    )
-                record.chunks.append(line)
-                record.lines.append(lineno)
+        try:
+            for lineno, raw in enumerate(fh, 1):
+                line = raw.rstrip()
+                if lineno == 1 and line.startswith(_UTF8_BOM):  # written by some Windows editors
+                    line = line[len(_UTF8_BOM) :]
+                if line.startswith(b">"):
+                    if record is not None:
+                        yield _finish(path, record)
+                    name, description = _record_id(line[1:].decode("utf-8", errors="replace"))
+                    if not name:
+                        raise FileFormatError(f"{path}, line {lineno}: header has no record id")
+                    if name in seen:
+                        raise FileFormatError(
+                            f"{path}, line {lineno}: duplicate record id {name!r} "
+                            f"(first at line {seen[name]})"
+                        )
+                    seen[name] = lineno
+                    record = _RawRecord(name, description, [], [], lineno)
+                elif line and not line.startswith(b";"):
+                    if record is None:
+                        raise FileFormatError(
+                            f"{path}, line {lineno}: sequence data before the first '>' header; "
+                            "expected a FASTA file"
+                        )
+                    record.chunks.append(line)
+                    record.lines.append(lineno)
+        except _GZIP_ERRORS as err:
+            raise _corrupt_gzip(path, err, lineno) from err
+        except FileFormatError:
+            _check_intact(fh, path, lineno)
+            raise
     if record is None:
         raise FileFormatError(f"{path}: no FASTA records (no line starts with '>')")
     yield _finish(path, record)
@@ -159,11 +225,21 @@ def read_fasta(
         yield FastaRecord(record.id, record.description, sequence, record.header_line)
 
 
-def read_table(path: PathLike, sep: str | None = None, **kwargs: Any) -> Any:
-    """Read a CSV/TSV table with pandas; ``sep=None`` picks it from the extension or sniffs it.
+def read_table(path: PathLike, sep: str | None = None) -> Any:
+    """Read a CSV/TSV table (plain or gzip) into a pandas DataFrame of verbatim text.
 
-    ``.tsv``/``.tab``/``.txt`` (optionally ``.gz``) mean tab, ``.csv`` comma; anything else is
-    sniffed. Extra keyword arguments go to :func:`pandas.read_csv`.
+    ``sep=None`` picks the separator from the extension (``.tsv``/``.tab``/``.txt``, optionally
+    ``.gz``, mean tab, ``.csv`` comma) or sniffs it. Nothing is guessed to be missing: ``NA``,
+    ``null`` or ``None`` stay strings and an empty field is ``""`` (callers decide where numbers
+    are expected). Blank lines are skipped. The index holds the 1-based file line of each row
+    (index name ``"line"``), or the row number from 0 (name ``"row"``) when a quoted field spans
+    lines.
+
+    Raises
+    ------
+    FileFormatError
+        Truncated or corrupt gzip data, no header line, a line with too many fields, or text
+        that is not UTF-8; the message names the file.
     """
     import pandas as pd
 
@@ -171,9 +247,48 @@ def read_table(path: PathLike, sep: str | None = None, **kwargs: Any) -> Any:
         suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
         ext = suffixes[-1] if suffixes else ""
         sep = {".tsv": "\t", ".tab": "\t", ".txt": "\t", ".csv": ","}.get(ext)
-    if sep is None:
-        return pd.read_csv(path, sep=None, engine="python", **kwargs)
-    return pd.read_csv(path, sep=sep, **kwargs)
+    data = _read_bytes(path)
+    try:
+        df = _parse_text(path, data, sep=sep, engine="python" if sep is None else "c")
+    except pd.errors.EmptyDataError:
+        raise FileFormatError(f"{path}: empty table (no header line)") from None
+    header_line = data.count(b"\n", 0, re.match(rb"\s*", data).end()) + 1
+    _number_rows(df, data, header_line, sep)
+    return df
+
+
+def _parse_text(path: PathLike, data: bytes, **options: Any) -> Any:
+    """``pandas.read_csv`` of ``data`` with every field as verbatim text (``""`` when empty);
+    a line with too many fields or text that is not UTF-8 raises :class:`FileFormatError`."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(io.BytesIO(data), dtype=str, na_filter=False, **options)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"{path}: {str(err).strip()}") from err
+
+
+def _number_rows(df: Any, data: bytes, first: int, sep: str | None) -> None:
+    """Set ``df.index`` to the file lines of the rows pandas read from ``data`` after its first
+    ``first`` lines, skipping blank lines as pandas does (whitespace other than ``sep``).
+
+    Where rows cannot be matched to lines (a quoted field spanning lines) the index stays the
+    row number; the index name says which (``"line"`` or ``"row"``).
+    """
+    rows = len(df)
+    total = data.count(b"\n") + (not data.endswith(b"\n"))
+    if total - first == rows:  # no blank line, no field spanning lines: the common case
+        df.index = np.arange(first + 1, first + rows + 1)
+        df.index.name = "line"
+        return
+    space = b" \t\r".replace((sep or "").encode(), b"")
+    lines = data.splitlines()
+    kept = [i + 1 for i in range(first, len(lines)) if lines[i].strip(space)]
+    if len(kept) == rows:
+        df.index = np.array(kept, dtype=np.int64)
+        df.index.name = "line"
+    else:
+        df.index.name = "row"
 
 
 def _transformed(
@@ -203,8 +318,12 @@ class _Where(NamedTuple):
     id: str
     unit: str = "line"
 
+    @property
+    def place(self) -> str:
+        return f"{self.file}, {self.unit} {self.line}"
+
     def __str__(self) -> str:
-        return f"{self.file}, {self.unit} {self.line}: record {self.id!r}"
+        return f"{self.place}: record {self.id!r}"
 
 
 _MULTI_SEP = re.compile(r"[,;|]")
@@ -277,28 +396,78 @@ def _check_known(label_sets: list[set[str]], classes: Sequence[str]) -> None:
         raise ValueError(f"labels {unknown[:5]} are not in classes={list(classes)}")
 
 
-def _label_values(df: Any, label_columns: str | Sequence[str]) -> list[Any]:
-    """Raw label of each row: the column's value, or a list of numbers for several columns.
+#: Cells that mean "no value" in a column of numbers; a column of text keeps them as names.
+_MISSING_NUMBERS = ["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "null", "NULL", "None", "."]
 
-    Missing values (NaN, empty) give ``None``.
-    """
+
+def _missing_numbers(column: Any) -> tuple[Any, Any]:
+    """``(numbers, missing)`` of a column: float/int values and where a number is absent."""
     import pandas as pd
 
+    missing = column.isna()
+    if not pd.api.types.is_numeric_dtype(column):
+        missing |= column.isin(_MISSING_NUMBERS)
+    return pd.to_numeric(column.mask(missing), errors="coerce"), missing
+
+
+def _label_values(
+    df: Any, label_columns: str | Sequence[str], where: Callable[[int], str], text: bool = False
+) -> list[Any]:
+    """Raw label of each row (``None`` where missing); ``where(i)`` places row ``i`` in messages.
+
+    One column: numbers when every cell is a number or a missing number (``NA``, ``NaN``,
+    ``null``, empty, ...) and some cell is a number, unless ``text`` (class names are given, or
+    the cells are label sets); otherwise text read verbatim (class names such as ``"NA"``),
+    where only blank cells are missing. Several columns: a list of numbers per row, missing
+    when any cell is a missing number; a cell that is not a number raises
+    :class:`FileFormatError`.
+    """
     if isinstance(label_columns, str):
-        return [None if _is_missing(v) else v for v in df[label_columns].tolist()]
-    block = df[list(label_columns)].apply(pd.to_numeric, errors="coerce")
-    nan = block.isna().any(axis=1).to_numpy()
-    return [None if m else r for r, m in zip(block.to_numpy().tolist(), nan, strict=True)]
+        column = df[label_columns]
+        numbers, missing = _missing_numbers(column)
+        found = int(numbers.notna().sum())
+        if text or not found or found + int(missing.sum()) < len(column):  # class names
+            missing = column.isna() | (column.astype(str).str.strip() == "")
+            numbers = column
+        return [None if m else v for v, m in zip(numbers.tolist(), missing, strict=True)]
+    blocks, absent = [], np.zeros(len(df), dtype=bool)
+    for name in label_columns:
+        numbers, missing = _missing_numbers(df[name])
+        bad = numbers.isna().to_numpy() & ~missing.to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FileFormatError(
+                f"{where(i)}: column {name!r}: {df[name].iloc[i]!r} is not a number"
+            )
+        blocks.append(numbers.to_numpy(dtype=float))
+        absent |= missing.to_numpy()
+    rows = np.stack(blocks, axis=1).tolist()
+    return [None if m else r for r, m in zip(rows, absent, strict=True)]
+
+
+def _row_places(name: str, df: Any, from_file: bool) -> Callable[[int], str]:
+    """``where(i)`` of row ``i``: ``"file, line N"`` (read_table rows) or ``"name, row i"``."""
+    if from_file and df.index.name == "line":
+        lines = df.index.to_numpy()
+        return lambda i: f"{name}, line {lines[i]}"
+    return lambda i: f"{name}, row {i}"
 
 
 def _table_labels(
-    table: Any, ids: Sequence[str], id_column: str, label_columns: str | Sequence[str]
+    table: Any,
+    ids: Sequence[str],
+    id_column: str,
+    label_columns: str | Sequence[str],
+    text: bool,
 ) -> list[Any]:
-    """Label value of each id from a DataFrame or CSV/TSV path (``None`` for absent ids)."""
+    """Label value of each id from a DataFrame or CSV/TSV path (``None`` for absent ids).
+
+    ``text``: the labels are class names (see :func:`_label_values`)."""
     import pandas as pd
 
-    name = str(table) if not isinstance(table, pd.DataFrame) else "labels DataFrame"
-    df = table if isinstance(table, pd.DataFrame) else read_table(table, dtype={id_column: str})
+    from_file = not isinstance(table, pd.DataFrame)
+    name = str(table) if from_file else "labels DataFrame"
+    df = read_table(table) if from_file else table
     columns = [label_columns] if isinstance(label_columns, str) else list(label_columns)
     absent = [c for c in [id_column, *columns] if c not in df.columns]
     if absent:
@@ -306,14 +475,13 @@ def _table_labels(
             f"{name}: no column(s) {absent}; it has {list(df.columns)} "
             f"(set id_column= and label_columns=)"
         )
+    where = _row_places(name, df, from_file)
     keys = df[id_column].astype(str).to_numpy()
     dup = pd.Series(keys).duplicated().to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        raise FileFormatError(
-            f"{name}, line {row + 2}: duplicate id {keys[row]!r} in {id_column!r}"
-        )
-    lookup = dict(zip(keys, _label_values(df, label_columns), strict=True))
+        raise FileFormatError(f"{where(row)}: duplicate id {keys[row]!r} in {id_column!r}")
+    lookup = dict(zip(keys, _label_values(df, label_columns, where, text), strict=True))
     unused = len(set(keys) - set(ids))
     if unused:
         warnings.warn(f"{name}: {unused} label row(s) match no sequence id", stacklevel=3)
@@ -402,10 +570,14 @@ class FastaDataset(_LabeledSequences):
     alphabet : Alphabet
         ``DNA`` (default), ``RNA``, ``PROTEIN`` or a custom alphabet; other characters raise.
     labels : str, PathLike or pandas.DataFrame, optional
-        Table keyed by record id (CSV/TSV, see :func:`read_table`).
+        Table keyed by record id (CSV/TSV, see :func:`read_table`); ids are matched verbatim.
     label_columns : str or list of str
         Label column (single-label or, with ``multi_label``, delimited labels) or several
-        columns (a float32 vector per record: multi-label 0/1 or multi-target).
+        columns (a float32 vector per record: multi-label 0/1 or multi-target). A column whose
+        cells are all numbers or missing numbers (empty, ``NA``, ``NaN``, ``null``, ``None``,
+        ``.``), with at least one number, holds numbers; any other column holds class names,
+        verbatim (``"NA"`` is a class there), and only its blank cells are missing. In several
+        columns every cell must be a number or a missing number.
     id_column : str
         Column of ``labels`` holding the record ids.
     label_from_header : str, optional
@@ -423,10 +595,12 @@ class FastaDataset(_LabeledSequences):
     iupac : {"n", "fractional", "error"}
         Ambiguity-code policy of the encoding.
     in_memory : bool
-        ``True`` (default): parse (plain or gzip) and encode every record once into one token
-        buffer. ``False``: index uncompressed/bgzip files with pyfaidx (the ``.fai`` is built
-        here, in the main process) and read each record on access, with one handle per worker
-        process; for files too large for memory. Labels from headers need ``in_memory=True``.
+        Record ids are the same in both modes (the header up to its first whitespace, see
+        :class:`FastaRecord`). ``True`` (default): parse (plain or gzip) and encode every record
+        once into one token buffer. ``False``: index uncompressed/bgzip files with pyfaidx (the
+        ``.fai`` is built here, in the main process) and read each record on access, with one
+        handle per worker process; for files too large for memory. Labels from headers need
+        ``in_memory=True``.
 
     Attributes
     ----------
@@ -479,7 +653,8 @@ class FastaDataset(_LabeledSequences):
         if per_class:
             values, classes = [files[k][0] for k in source], [str(c) for c in path]
         elif labels is not None:
-            values = _table_labels(labels, [w.id for w in where], id_column, label_columns)
+            ids, as_text = [w.id for w in where], multi_label or classes is not None
+            values = _table_labels(labels, ids, id_column, label_columns, as_text)
         elif label_from_header is not None:
             values = _header_labels(descriptions, label_from_header)
         self.transform, self.target_transform = transform, target_transform
@@ -489,6 +664,22 @@ class FastaDataset(_LabeledSequences):
         else:
             ids = [where[i].id for i in keep]
             self.store = _IndexedSequences(genomes, source[keep], ids, sizes[keep], iupac)
+
+
+_TSV_BREAKERS = re.compile(r"[\t\n\r]")
+
+
+def _check_id_characters(ids: Sequence[str], where: Callable[[int], str]) -> None:
+    """Refuse empty ids and ids holding a tab, newline or carriage return (they would break
+    TSV outputs)."""
+    if ids and min(map(len, ids)) == 0:
+        raise FileFormatError(f"{where(list(ids).index(''))}: empty record id")
+    if _TSV_BREAKERS.search("".join(ids)):
+        i = next(i for i, rid in enumerate(ids) if _TSV_BREAKERS.search(rid))
+        raise FileFormatError(
+            f"{where(i)}: record id {ids[i]!r} holds a tab, newline or carriage return; "
+            "expected an id without them (ids are written to tab-separated outputs)"
+        )
 
 
 def _check_new_id(here: _Where, first_seen: dict[str, _Where]) -> None:
@@ -519,6 +710,13 @@ def _index_files(genomes: Sequence[Genome]) -> tuple[list[_Where], np.ndarray, n
     where, source, sizes = [], [], []
     first_seen: dict[str, _Where] = {}
     for k, genome in enumerate(genomes):
+        names = genome.chromosomes
+        if re.search(r"\s", "".join(names)):  # a .fai written by another tool or by hand
+            i = next(i for i, name in enumerate(names) if re.search(r"\s", name))
+            raise FileFormatError(
+                f"{genome.path}.fai, line {i + 1}: record id {names[i]!r} holds whitespace; "
+                "expected the header up to its first whitespace (delete the index to rebuild it)"
+            )
         for i, (name, size) in enumerate(genome.chrom_sizes.items()):
             here = _Where(genome.path, i + 1, name, unit="record")
             _check_new_id(here, first_seen)
@@ -597,17 +795,12 @@ class SequenceTableDataset(_LabeledSequences):
     ) -> None:
         import pandas as pd
 
-        is_frame = isinstance(path, pd.DataFrame)
-        name = "DataFrame" if is_frame else str(path)
+        from_file = not isinstance(path, pd.DataFrame)
+        name = str(path) if from_file else "DataFrame"
+        df = read_table(path, sep=sep) if from_file else path
         columns = [] if label_columns is None else [label_columns]
         if isinstance(label_columns, (list, tuple)):
             columns = list(label_columns)
-        if not is_frame:
-            dtypes = {c: str for c in (sequence_column, id_column) if c is not None}
-            na = {c: ["", "NA", "NaN", "nan", "N/A"] for c in columns}
-            df = read_table(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=na)
-        else:
-            df = path
         absent = [c for c in [sequence_column, id_column, *columns] if c and c not in df.columns]
         if absent:
             raise ValueError(
@@ -615,15 +808,18 @@ class SequenceTableDataset(_LabeledSequences):
             )
         self.alphabet = alphabet
         ids = df[id_column].astype(str).tolist() if id_column else [str(i) for i in range(len(df))]
-        # file line of row i is i + 2 (after the header line); frames are named by row
-        first, unit = (0, "row") if is_frame else (2, "line")
-        where = [_Where(name, first + i, rid, unit) for i, rid in enumerate(ids)]
+        if from_file and df.index.name == "line":
+            where = [_Where(name, line, rid) for line, rid in zip(df.index, ids, strict=True)]
+        else:
+            where = [_Where(name, i, rid, "row") for i, rid in enumerate(ids)]
+        _check_id_characters(ids, lambda i: where[i].place)
         tokens = [
             self._encode(s, w, iupac) for s, w in zip(df[sequence_column], where, strict=True)
         ]
         values = None
         if label_columns is not None:
-            values = _label_values(df, label_columns)
+            as_text = multi_label or classes is not None
+            values = _label_values(df, label_columns, lambda i: str(where[i]), as_text)
         self.transform, self.target_transform = transform, target_transform
         keep = self._setup(where, values, multi_label, classes, on_missing_label)
         self._store(tokens, where, keep)

@@ -9,6 +9,8 @@ and reopens the file (a handle shared across processes returns wrong sequences).
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ from biotorch.data.encoding import encode, reverse_complement
 __all__ = ["Genome"]
 
 _N_SCAN_CHUNK = 1 << 24
+#: What Biopython's BGZF reader (used by pyfaidx) raises on truncated or corrupt data.
+_BGZF_ERRORS = (EOFError, zlib.error, struct.error, ValueError, RuntimeError)
 
 
 class Genome:
@@ -27,9 +31,12 @@ class Genome:
     Parameters
     ----------
     fasta_path : str or PathLike
-        The FASTA file; chromosome names are the header up to the first space. A compressed
-        file must be BGZF as written by htslib's ``bgzip`` (blocks of at most 0xff00 bytes):
-        pyfaidx misreads BGZF files with full 64 KiB blocks (Biopython's default writer).
+        The FASTA file; chromosome names are the header up to its first whitespace (space,
+        tab, ...: pyfaidx's rule, the one :func:`~biotorch.data.fasta.read_fasta` follows). A
+        compressed file must be BGZF as written by htslib's ``bgzip`` (blocks of at most 0xff00
+        bytes): pyfaidx misreads BGZF files with full 64 KiB blocks (Biopython's default writer).
+        A file that cannot be indexed (malformed, truncated or corrupt) raises
+        :class:`~biotorch.data.fasta.FileFormatError` naming it.
     alphabet : Alphabet
         Alphabet used by :meth:`fetch_tokens` (DNA by default).
 
@@ -43,19 +50,36 @@ class Genome:
     def __init__(self, fasta_path: str | os.PathLike, alphabet: Alphabet = DNA) -> None:
         self.path = os.fspath(fasta_path)
         self.alphabet = alphabet
-        with open(self.path, "rb") as fh:
-            magic = fh.read(2)
         self._faidx: Any = None
         self._pid: int | None = None
         try:
             index = self._handle().index
         except Exception as err:
-            hint = " (gzip files need bgzip compression for indexed access)" * (
-                magic == b"\x1f\x8b"
-            )
-            raise ValueError(f"Genome: cannot index {self.path}{hint}: {err}") from err
+            raise self._index_error(err) from err
         self.chrom_sizes: dict[str, int] = {name: int(rec.rlen) for name, rec in index.items()}
         self._n_runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _index_error(self, err: Exception) -> ValueError:
+        """A clear error for a file pyfaidx cannot index (raise it ``from err``)."""
+        from biotorch.data.fasta import _GZIP_MAGIC, FileFormatError, _iter_raw_fasta
+
+        with open(self.path, "rb") as fh:
+            head = fh.read(14)
+        if head[:2] == _GZIP_MAGIC and head[12:14] != b"BC":  # gzip but not BGZF
+            hint = "gzip files need bgzip compression for indexed access"
+            return FileFormatError(f"Genome: cannot index {self.path} ({hint}): {err}")
+        if any(m in str(err) for m in ("Bad sequence name", "Duplicate key")):  # name the line
+            try:
+                for _ in _iter_raw_fasta(self.path):
+                    pass
+            except FileFormatError as found:
+                return found
+        if head[:2] == _GZIP_MAGIC and isinstance(err, _BGZF_ERRORS):
+            return FileFormatError(
+                f"Genome: {self.path}: truncated or corrupt bgzip data "
+                f"({type(err).__name__}: {err}); the file is incomplete or damaged"
+            )
+        return FileFormatError(f"Genome: cannot index {self.path}: {err}")
 
     @property
     def chromosomes(self) -> list[str]:

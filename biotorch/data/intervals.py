@@ -5,6 +5,7 @@ Coordinates are 0-based and half-open, as in BED. ``strand="-"`` means the rever
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from biotorch.data.datasets import Dataset, get_worker_info
-from biotorch.data.fasta import FileFormatError, _label_values, _targets, _transformed
+from biotorch.data.fasta import (
+    FileFormatError,
+    _label_values,
+    _number_rows,
+    _parse_text,
+    _read_bytes,
+    _targets,
+    _transformed,
+)
 from biotorch.data.genome import Genome
 
 __all__ = [
@@ -36,17 +45,38 @@ NARROWPEAK_COLUMNS = BED_COLUMNS[:6] + ("signalValue", "pValue", "qValue", "peak
 _HEADER_PREFIXES = (b"#", b"track", b"browser")
 
 
-def _header_lines(path: str | os.PathLike) -> int:
-    """Number of ``track``/``browser``/``#`` lines at the top of a BED file."""
-    from biotorch.data.fasta import _open_binary
-
-    n = 0
-    with _open_binary(path) as fh:
-        for line in fh:
-            if not line.startswith(_HEADER_PREFIXES) and line.strip():
-                break
-            n += 1
+def _header_lines(data: bytes) -> int:
+    """Number of ``track``/``browser``/``#`` (or blank) lines at the top of a BED file."""
+    n = start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        line = data[start:end]
+        if line.strip() and not line.startswith(_HEADER_PREFIXES):
+            break
+        n, start = n + 1, end
     return n
+
+
+def _read_bed_file(path: str | os.PathLike, narrowpeak: bool | None) -> Any:
+    """The fields of a BED file as verbatim text, named, indexed by file line."""
+    import pandas as pd
+
+    name = os.fspath(path)
+    data = _read_bytes(path)
+    skip = _header_lines(data)
+    try:
+        df = _parse_text(name, data, sep="\t", header=None, skiprows=skip, quoting=csv.QUOTE_NONE)
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame(columns=range(3), dtype=str)
+    _number_rows(df, data, skip, "\t")
+    if narrowpeak is None:
+        narrowpeak = name.lower().removesuffix(".gz").endswith(".narrowpeak") or (df.shape[1] == 10)
+    names = NARROWPEAK_COLUMNS if narrowpeak else BED_COLUMNS
+    if df.shape[1] < 3:
+        raise FileFormatError(f"{name}, line {skip + 1}: {df.shape[1]} column(s), BED has >= 3")
+    df.columns = [*names[: df.shape[1]], *(f"col{i}" for i in range(len(names), df.shape[1]))]
+    return df
 
 
 def _drop_bad(
@@ -80,8 +110,10 @@ def read_bed(
     Parameters
     ----------
     path : str, PathLike or pandas.DataFrame
-        Tab-separated file (optionally gzip); ``track``/``browser``/``#`` lines at the top are
-        skipped. A DataFrame with ``chrom``, ``start``, ``end`` columns is checked the same way.
+        Tab-separated file (optionally gzip); ``track``/``browser``/``#`` lines at the top and
+        blank lines are skipped; fields are read verbatim (no quoting, and a chromosome or name
+        such as ``NA`` stays a name). A DataFrame with ``chrom``, ``start``, ``end`` columns is
+        checked the same way.
     genome : Genome or mapping of chromosome to size, optional
         Check chromosome names and that intervals end within their chromosome.
     narrowpeak : bool, optional
@@ -90,13 +122,16 @@ def read_bed(
     on_error : {"raise", "skip"}
         Bad intervals (unknown chromosome, ``end < start``, past the chromosome end, strand
         not ``+ - .``) raise :class:`~biotorch.data.fasta.FileFormatError` naming the file and
-        line, or are dropped with a warning that counts them.
+        line, or are dropped with a warning that counts them. A ``start``/``end`` that is not
+        an integer, a narrowPeak ``signalValue``/``pValue``/``qValue``/``peak`` that is not a
+        number, or truncated/corrupt gzip data always raise.
 
     Returns
     -------
     pandas.DataFrame
-        Columns named after the BED fields; ``start``/``end`` int64; a ``line`` column holds the
-        file line of each interval.
+        Columns named after the BED fields; ``start``/``end`` int64, narrowPeak numbers numeric,
+        other columns numeric when every value is a number (else text); a ``line`` column holds
+        the 1-based file line of each interval.
     """
     import pandas as pd
 
@@ -106,32 +141,27 @@ def read_bed(
         name, df = "DataFrame", path.reset_index(drop=True).copy()
         lines = df["line"].to_numpy() if "line" in df.columns else np.arange(len(df)) + 1
     else:
-        name = os.fspath(path)
-        skip = _header_lines(path)
-        try:
-            df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, comment=None, dtype=str)
-        except pd.errors.EmptyDataError:
-            df = pd.DataFrame(columns=range(3), dtype=str)
-        lines = np.arange(len(df)) + 1 + skip
-        if narrowpeak is None:
-            narrowpeak = name.lower().removesuffix(".gz").endswith(".narrowpeak") or (
-                df.shape[1] == 10
-            )
-        names = NARROWPEAK_COLUMNS if narrowpeak else BED_COLUMNS
-        if df.shape[1] < 3:
-            raise FileFormatError(f"{name}, line {skip + 1}: {df.shape[1]} column(s), BED has >= 3")
-        df.columns = [*names[: df.shape[1]], *(f"col{i}" for i in range(len(names), df.shape[1]))]
-    for column in ("start", "end"):
+        name, df = os.fspath(path), _read_bed_file(path, narrowpeak)
+        lines = df.index.to_numpy()
+        if df.index.name != "line":  # only a blank line of odd control characters does this
+            raise FileFormatError(f"{name}: cannot match the rows read to file lines")
+        df = df.reset_index(drop=True)
+    # read verbatim: chromosome and interval names such as "NA" stay names; numbers are checked
+    strict = ["start", "end", *(c for c in NARROWPEAK_COLUMNS[6:] if c in df.columns)]
+    for column in strict:
         values = pd.to_numeric(df[column], errors="coerce")
-        bad = values.isna().to_numpy() | (values.to_numpy() % 1 != 0)
+        bad = values.isna().to_numpy()
+        if column in ("start", "end"):
+            bad = bad | (values.to_numpy() % 1 != 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            kind = "an integer" if column in ("start", "end") else "a number"
             raise FileFormatError(
-                f"{name}, line {lines[i]}: {column} {df[column].iloc[i]!r} is not an integer"
+                f"{name}, line {lines[i]}: {column} {df[column].iloc[i]!r} is not {kind}"
             )
-        df[column] = values.astype(np.int64)
+        df[column] = values.astype(np.int64) if column in ("start", "end") else values
     df["chrom"] = df["chrom"].astype(str)
-    for column in df.columns.difference(["chrom", "start", "end", "name", "strand"]):
+    for column in df.columns.difference(["chrom", "name", "strand", *strict]):
         numbers = pd.to_numeric(df[column], errors="coerce")
         if not numbers.isna().any():
             df[column] = numbers
@@ -266,11 +296,16 @@ class IntervalDataset(_WindowDataset):
         self.targets = None
         self.classes = None
         if label_columns is not None:
-            values = _label_values(df, label_columns)
+            name = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "DataFrame"
+            lines = df["line"].to_numpy()
+
+            def where(i: int) -> str:
+                return f"IntervalDataset: {name}, line {lines[i]}"
+
+            values = _label_values(df, label_columns, where)
             self.targets, self.classes, missing = _targets(values, False, None)
             if missing.any():
-                line = int(df["line"].iloc[int(np.flatnonzero(missing)[0])])
-                raise FileFormatError(f"IntervalDataset: {bed}, line {line}: missing label")
+                raise FileFormatError(f"{where(int(np.flatnonzero(missing)[0]))}: missing label")
         self.transform, self.target_transform = transform, target_transform
 
     def __len__(self) -> int:

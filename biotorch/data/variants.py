@@ -12,12 +12,19 @@ import numpy as np
 
 from biotorch.data.datasets import Dataset
 from biotorch.data.encoding import encode
-from biotorch.data.fasta import FileFormatError, _open_binary
+from biotorch.data.fasta import (
+    _GZIP_ERRORS,
+    FileFormatError,
+    _check_intact,
+    _corrupt_gzip,
+    _open_binary,
+)
 from biotorch.data.genome import Genome
 
 __all__ = ["read_vcf", "VariantDataset"]
 
 _ALLELE = re.compile(r"[ACGTN]+")
+_POSITION = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
 
 
 def read_vcf(path: str | os.PathLike, genome: Genome | None = None, on_error: str = "raise") -> Any:
@@ -36,7 +43,7 @@ def read_vcf(path: str | os.PathLike, genome: Genome | None = None, on_error: st
         ``G]chr2:5]``), ``ALT`` ``.``, letters other than ACGTN, a REF that the genome
         contradicts — raise :class:`~biotorch.data.fasta.FileFormatError` naming the file and
         line, or are dropped with a warning that counts them. Lines with fewer than five
-        columns or a non-numeric POS always raise.
+        columns, a non-numeric POS or truncated/corrupt gzip data always raise.
 
     Returns
     -------
@@ -48,27 +55,38 @@ def read_vcf(path: str | os.PathLike, genome: Genome | None = None, on_error: st
 
     if on_error not in ("raise", "skip"):
         raise ValueError(f"read_vcf: on_error={on_error!r}, expected 'raise' or 'skip'")
-    rows, skipped = [], 0
+    rows, skipped, lineno = [], 0, 0
     with _open_binary(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if not line or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            if len(fields) < 5 or not fields[1].isdigit() or int(fields[1]) < 1:
-                raise FileFormatError(
-                    f"{path}, line {lineno}: expected tab-separated CHROM, POS (a positive "
-                    f"integer), ID, REF, ALT; got {line[:80]!r}"
-                )
-            chrom, pos, vid, ref = fields[0], int(fields[1]), fields[2], fields[3].upper()
-            for alt in fields[4].upper().split(","):
-                problem = _problem(chrom, pos, ref, alt, genome)
-                if problem is None:
-                    rows.append((chrom, pos, vid, ref, alt, lineno))
-                elif on_error == "skip":
-                    skipped += 1
-                else:
-                    raise FileFormatError(f"{path}, line {lineno}: {problem}")
+        try:
+            for lineno, raw in enumerate(fh, 1):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if not line or line.startswith("#"):
+                    continue
+                fields = line.split("\t")
+                if len(fields) < 5 or not _POSITION.fullmatch(fields[1]) or int(fields[1]) < 1:
+                    raise FileFormatError(
+                        f"{path}, line {lineno}: expected tab-separated CHROM, POS (a positive "
+                        f"integer), ID, REF, ALT; got {line[:80]!r}"
+                    )
+                if "\r" in line:  # would split a line of tab-separated outputs
+                    raise FileFormatError(
+                        f"{path}, line {lineno}: carriage return inside the line; expected "
+                        f"one only before the line end, got {line[:80]!r}"
+                    )
+                chrom, pos, vid, ref = fields[0], int(fields[1]), fields[2], fields[3].upper()
+                for alt in fields[4].upper().split(","):
+                    problem = _problem(chrom, pos, ref, alt, genome)
+                    if problem is None:
+                        rows.append((chrom, pos, vid, ref, alt, lineno))
+                    elif on_error == "skip":
+                        skipped += 1
+                    else:
+                        raise FileFormatError(f"{path}, line {lineno}: {problem}")
+        except _GZIP_ERRORS as err:
+            raise _corrupt_gzip(path, err, lineno) from err
+        except FileFormatError:
+            _check_intact(fh, path, lineno)
+            raise
     if skipped:
         warnings.warn(
             f"read_vcf: skipped {skipped} allele(s) of {path} that cannot be scored "

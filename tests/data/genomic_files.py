@@ -47,3 +47,21 @@ def write_bed(path: Path, rows: Iterable[Iterable[object]], header: str = "") ->
     body = "".join("\t".join(str(v) for v in row) + "\n" for row in rows)
     path.write_text(header + body)
     return path
+
+
+def damage(path: Path, how: str) -> Path:
+    """Damage a compressed file in place: cut it in half (``"truncated"``) or zero 64 bytes in
+    its middle (``"corrupt"``)."""
+    data = path.read_bytes()
+    half = len(data) // 2
+    if how == "truncated":
+        path.write_bytes(data[:half])
+    else:
+        path.write_bytes(data[:half] + bytes(64) + data[half + 64 :])
+    return path
+
+
+def random_sequences(seed: int, n: int, length: int) -> dict[str, str]:
+    """``n`` random DNA records ``s0 ... s{n-1}`` of ``length`` bp (enough to compress badly)."""
+    rng = np.random.default_rng(seed)
+    return {f"s{i}": "".join(rng.choice(list("ACGT"), length)) for i in range(n)}

@@ -1,10 +1,13 @@
+import gzip
+import os
 import pickle
 import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
-from genomic_files import write_fasta
+from genomic_files import damage, random_sequences, write_fasta
 
 from biotorch.data import (
     DNA,
@@ -15,6 +18,7 @@ from biotorch.data import (
     SequenceTableDataset,
     decode,
     encode,
+    read_bed,
     read_fasta,
 )
 
@@ -215,3 +219,161 @@ def test_indexed_mode_errors(tmp_path):
         FastaDataset(path, in_memory=False, label_from_header="label")
     with pytest.raises(ValueError, match="bgzip"):
         FastaDataset(write_fasta(tmp_path / "b.fa.gz", {"r": "A"}), in_memory=False)
+
+
+# Headers whose id ends at a tab, runs of spaces, a leading space, a vertical tab; the id is
+# everything up to the first whitespace of any kind, in both modes.
+ODD_HEADERS = {
+    "r1\tdescription after a tab": "ACGTACGTAC",
+    "r2   three  spaces": "GGGCC",
+    " r3 leading space": "TTAACCGG",
+    "r4\t\tkey=a b": "ACG",
+    "r5\x0bvertical tab": "CCCCAA",
+}
+ODD_IDS = ["r1", "r2", "r3", "r4", "r5"]
+
+
+def test_ids_end_at_any_whitespace_in_both_modes(tmp_path):
+    path = write_fasta(tmp_path / "odd.fa", ODD_HEADERS)
+    records = list(read_fasta(path))
+    assert [r.id for r in records] == ODD_IDS
+    assert [r.description for r in records] == [
+        "description after a tab",
+        "three  spaces",
+        "leading space",
+        "key=a b",
+        "vertical tab",
+    ]
+    loaded, indexed = FastaDataset(path), FastaDataset(path, in_memory=False)
+    assert loaded.ids.tolist() == indexed.ids.tolist() == ODD_IDS
+    assert [decode(loaded[i]) for i in range(5)] == [decode(indexed[i]) for i in range(5)]
+    assert not any(c in rid for rid in loaded.ids for c in "\t\r\n ")
+
+
+@pytest.mark.parametrize("header", ["", " ", "\t \t"])
+def test_header_without_id_is_refused_in_both_modes(tmp_path, header):
+    path = tmp_path / "noid.fa"
+    path.write_text(f">r1\nACGT\n\n>{header}\nACGT\n")
+    for in_memory in (True, False):
+        with pytest.raises(FileFormatError, match=r"noid.fa, line 4: header has no record id"):
+            FastaDataset(path, in_memory=in_memory)
+
+
+def test_ids_equal_up_to_whitespace_are_duplicates_in_both_modes(tmp_path):
+    path = tmp_path / "dup.fa"
+    path.write_text(">r1\tfirst\nACGT\n>r2\nGG\n>r1 second\nTT\n")
+    for in_memory in (True, False):
+        with pytest.raises(FileFormatError, match=r"line 5: duplicate record id 'r1' \(first at"):
+            FastaDataset(path, in_memory=in_memory)
+
+
+def test_index_with_whitespace_in_a_name_is_refused(tmp_path):
+    path = write_fasta(tmp_path / "a.fa", {"r1": "ACGT", "r2": "GG"})
+    fai = tmp_path / "a.fa.fai"
+    fai.write_text("r1\t4\t4\t7\t8\nr2 x\t2\t13\t7\t8\n")  # written by hand, newer
+    os.utime(fai, (os.path.getmtime(path) + 10,) * 2)
+    with pytest.raises(FileFormatError, match=r"a.fa.fai, line 2: record id 'r2 x' holds white"):
+        FastaDataset(path, in_memory=False)
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_gzip_fasta_names_the_file_and_line(tmp_path, how):
+    path = damage(write_fasta(tmp_path / "a.fa.gz", random_sequences(0, 40, 500), 60), how)
+    for read in (lambda: list(read_fasta(path)), lambda: FastaDataset(path)):
+        with pytest.raises(FileFormatError, match=r"a.fa.gz, after line \d+: truncated or cor"):
+            read()
+    with pytest.raises(FileFormatError) as info:
+        FastaDataset(path)
+    assert isinstance(info.value.__cause__, (EOFError, zlib.error, gzip.BadGzipFile))
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_gzip_tables(tmp_path, how):
+    fasta = write_fasta(tmp_path / "a.fa", RECORDS)
+    rows = "".join(f"r{i},{'ACGT' * (i % 7 + 1)},{i % 3}\n" for i in range(3000))
+    table = tmp_path / "t.csv.gz"
+    table.write_bytes(gzip.compress(("id,sequence,label\n" + rows).encode()))
+    damage(table, how)
+    match = r"t.csv.gz(, after line \d+)?: truncated or corrupt gzip data"
+    with pytest.raises(FileFormatError, match=match):
+        SequenceTableDataset(table)
+    with pytest.raises(FileFormatError, match=match):
+        FastaDataset(fasta, labels=table)
+
+
+def test_ids_and_class_names_are_read_verbatim(tmp_path):
+    odd = ["NA", "null", "NaN", "None", "nan", "N/A"]
+    fasta = write_fasta(tmp_path / "a.fa", {rid: "ACGT" for rid in odd})
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label,score\n" + "".join(f"{r},{r},{i}\n" for i, r in enumerate(odd)))
+    ds = FastaDataset(fasta, labels=labels)
+    assert ds.ids.tolist() == odd and ds.classes == sorted(odd)
+    assert [ds.classes[t] for t in ds.targets] == odd
+    scores = FastaDataset(fasta, labels=labels, label_columns="score")
+    assert scores.targets.tolist() == list(range(6))
+    table = tmp_path / "t.tsv"
+    table.write_text("id\tsequence\tlabel\nNA\tNA\tNA\nnull\tACGT\tbound\n")
+    ds = SequenceTableDataset(table, id_column="id")
+    assert ds.ids.tolist() == ["NA", "null"] and ds.classes == ["NA", "bound"]
+    assert decode(ds[0][0]) == "NA" and ds.targets.tolist() == [0, 1]
+
+
+def test_missing_numbers_and_text_that_is_not_a_number(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("sequence,y1,y2\nACGT,1,0.5\nGG,NA,1\nTT,0,abc\n")
+    with pytest.raises(ValueError, match=r"t.csv, line 3: record '1' has no label"):
+        SequenceTableDataset(table, label_columns="y1")
+    with pytest.raises(FileFormatError, match=r"t.csv, line 4: record '2': column 'y2': 'abc' is"):
+        SequenceTableDataset(table, label_columns=["y1", "y2"])
+    with pytest.warns(UserWarning, match="skipped 1"):
+        ds = SequenceTableDataset(table, label_columns="y1", on_missing_label="skip")
+    assert ds.targets.dtype == np.int64 and ds.targets.tolist() == [1, 0]
+
+
+def test_class_names_that_look_like_numbers_stay_text(tmp_path):
+    fasta = write_fasta(tmp_path / "a.fa", RECORDS)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label,tags\nr1,1,1;2\nr2,,2\nr3,0,\n")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        ds = FastaDataset(fasta, labels=labels, classes=["0", "1"], on_missing_label="skip")
+    assert ds.ids.tolist() == ["r1", "r3"] and ds.targets.tolist() == [1, 0]
+    with pytest.warns(UserWarning, match="skipped 1"):
+        kw = dict(label_columns="tags", multi_label=True, on_missing_label="skip")
+        ds = FastaDataset(fasta, labels=labels, **kw)
+    assert ds.classes == ["1", "2"] and ds.targets.tolist() == [[1, 1], [0, 1]]
+
+
+def test_table_errors_name_the_file_line_after_blank_lines(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("\n\nsequence,label\nACGT,0\n\n   \nGG,1\n\nAXT,1\n")
+    with pytest.raises(FileFormatError, match=r"t.csv, line 9: record '2': .*'X'"):
+        SequenceTableDataset(table)
+    fasta = write_fasta(tmp_path / "a.fa", RECORDS)
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("id\tlabel\nr1\t0\n\n# a note\t1\n\nr1\t1\n")
+    with pytest.raises(FileFormatError, match=r"labels.tsv, line 6: duplicate id 'r1' in 'id'"):
+        FastaDataset(fasta, labels=labels)
+
+
+def test_malformed_tables_are_file_format_errors(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("sequence,label\nACGT,0\n\n\nGG,1,extra\n")
+    with pytest.raises(FileFormatError, match=r"t.csv: .*Expected 2 fields in line 5, saw 3"):
+        SequenceTableDataset(table)
+    table.write_text("\n\n")
+    with pytest.raises(FileFormatError, match=r"t.csv: empty table \(no header line\)"):
+        SequenceTableDataset(table)
+    bed = tmp_path / "a.bed"
+    bed.write_text("#c\nchr1\t1\t2\n\nchr1\t1\t2\t4\n")
+    with pytest.raises(FileFormatError, match=r"a.bed: .*Expected 3 fields in line 4, saw 4"):
+        read_bed(bed)
+
+
+def test_table_ids_that_are_empty_or_hold_a_tab_are_refused(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text('id,sequence\nok,ACGT\n"a\tb",GG\n')
+    with pytest.raises(FileFormatError, match=r"t.csv, line 3: record id 'a\\tb' holds a tab"):
+        SequenceTableDataset(table, id_column="id", label_columns=None)
+    table.write_text("id,sequence\nok,ACGT\n\n,GG\n")
+    with pytest.raises(FileFormatError, match=r"t.csv, line 4: empty record id"):
+        SequenceTableDataset(table, id_column="id", label_columns=None)

@@ -3,10 +3,18 @@ import pickle
 
 import numpy as np
 import pytest
-from genomic_files import random_genome, write_fasta
+from genomic_files import damage, random_genome, random_sequences, write_fasta
 
 import biotorch.data.genome as genome_module
-from biotorch.data import DNA, DataLoader, Dataset, Genome, encode, reverse_complement
+from biotorch.data import (
+    DNA,
+    DataLoader,
+    Dataset,
+    FileFormatError,
+    Genome,
+    encode,
+    reverse_complement,
+)
 
 SIZES = {"chr1": 300, "chr2": 157, "chrM": 16}
 
@@ -57,7 +65,23 @@ def test_errors(genome):
 
 def test_gzip_is_refused_with_a_hint(tmp_path):
     path = write_fasta(tmp_path / "g.fa.gz", {"c": "ACGT"})
-    with pytest.raises(ValueError, match="bgzip"):
+    with pytest.raises(FileFormatError, match="gzip files need bgzip compression"):
+        Genome(path)
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_bgzip_names_the_file(tmp_path, how):
+    bgzf = pytest.importorskip("Bio.bgzf", reason="Biopython writes the BGZF test file")
+    seqs = random_sequences(3, 30, 600)
+    text = write_fasta(tmp_path / "plain.fa", seqs, width=60).read_bytes()
+    path = tmp_path / "g.fa.gz"
+    with bgzf.BgzfWriter(str(path), "wb") as out:  # one block: pyfaidx reads it correctly
+        out.write(text)
+    assert Genome(path).fetch("s29", 0, 8) == seqs["s29"][:8]
+    for index in tmp_path.glob("g.fa.gz.*"):
+        index.unlink()
+    damage(path, how)
+    with pytest.raises(FileFormatError, match=r"g.fa.gz: truncated or corrupt bgzip data"):
         Genome(path)
 
 

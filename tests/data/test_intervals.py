@@ -1,7 +1,9 @@
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
-from genomic_files import random_genome, write_bed, write_fasta
+from genomic_files import damage, random_genome, write_bed, write_fasta
 
 from biotorch.data import (
     DataLoader,
@@ -79,6 +81,65 @@ def test_interval_dataset_centres_and_strands(tmp_path, genome):
     table = pd.DataFrame({"chrom": ["chr3"], "start": [10], "end": [30], "y1": [1.0], "y2": [0]})
     multi = IntervalDataset(table, g, length=8, label_columns=["y1", "y2"])
     assert multi[0][1].tolist() == [1.0, 0.0]
+
+
+def test_bed_lines_after_blank_and_header_lines(tmp_path, genome):
+    g, _ = genome
+    path = tmp_path / "gaps.bed"
+    path.write_text("track name=x\n\n#c\nchr1\t0\t5\n\n\nchr2\t1\t2\n  \nchr1\t9\t5\n")
+    with pytest.raises(FileFormatError, match=r"gaps.bed, line 9: chr1:9-5: end < start"):
+        read_bed(path, g)
+    with pytest.warns(UserWarning, match="skipped 1"):
+        assert read_bed(path, g, on_error="skip")["line"].tolist() == [4, 7]
+    path.write_text("chr1\t0\t5\n\n\nchr1\tfive\t9\n")
+    with pytest.raises(FileFormatError, match=r"gaps.bed, line 4: start 'five' is not an integer"):
+        read_bed(path)
+
+
+def test_bed_names_and_quotes_are_verbatim(tmp_path):
+    rows = [
+        ("NA", 0, 5, "null", 0, "+"),
+        ("chr1", 1, 9, '"open', 0, "-"),
+        ("nan", 2, 4, "NaN", 0, "."),
+    ]
+    df = read_bed(write_bed(tmp_path / "odd.bed", rows), {"NA": 10, "chr1": 10, "nan": 10})
+    assert df["chrom"].tolist() == ["NA", "chr1", "nan"]
+    assert df["name"].tolist() == ["null", '"open', "NaN"] and df["line"].tolist() == [1, 2, 3]
+    assert df["strand"].tolist() == ["+", "-", "."]
+
+
+def test_narrowpeak_numbers_must_be_numbers(tmp_path, genome):
+    g, _ = genome
+    rows = [("chr1", 10, 50, "p1", 900, "+", 5.5, 3.1, -1, 20), ("chr1", 60, 90, "p2", 1)]
+    path = write_bed(tmp_path / "x.narrowPeak", [rows[0], (*rows[1], "+", 2.0, 1, 1, ".")])
+    with pytest.raises(FileFormatError, match=r"x.narrowPeak, line 2: peak '.' is not a number"):
+        IntervalDataset(path, g, length=10, center="summit")
+    path = write_bed(tmp_path / "x.narrowPeak", [rows[0], (*rows[1], "+", "", 1, 1, 3)])
+    with pytest.raises(FileFormatError, match=r"line 2: signalValue '' is not a number"):
+        read_bed(path)
+
+
+def test_interval_label_errors_name_the_line(tmp_path, genome):
+    g, _ = genome
+    rows = [("chr1", 0, 5, "a", 1), ("chr1", 5, 9, "b", "NA"), ("chr1", 0, 9, "c", "oops")]
+    path = write_bed(tmp_path / "y.bed", rows[:2], "#header\n")
+    with pytest.raises(FileFormatError, match=r"y.bed, line 3: missing label"):
+        IntervalDataset(path, g, length=4, label_columns="score")
+    table = read_bed(write_bed(tmp_path / "z.bed", [rows[0], rows[2]]))
+    with pytest.raises(FileFormatError, match=r"DataFrame, line 2: column 'score': 'oops'"):
+        IntervalDataset(table, g, length=4, label_columns=["score"])
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_gzip_bed(tmp_path, genome, how):
+    rows = "".join(f"chr1\t{i}\t{i + 7}\tpeak{i}\n" for i in range(4000))
+    path = tmp_path / "a.bed.gz"
+    path.write_bytes(gzip.compress(rows.encode()))
+    damage(path, how)
+    with pytest.raises(FileFormatError, match=r"a.bed.gz, after line \d+: truncated or corrupt"):
+        read_bed(path)
+    with pytest.raises(FileFormatError, match="truncated or corrupt gzip data"):
+        GenomeWindowSampler(genome[0], 100, 10, blacklist=path)
 
 
 def coverage_fraction(intervals, chrom, lo, hi):

@@ -1,8 +1,9 @@
 import gzip
+import zlib
 
 import numpy as np
 import pytest
-from genomic_files import write_fasta
+from genomic_files import damage, write_fasta
 
 from biotorch.data import FileFormatError, Genome, VariantDataset, decode, read_vcf
 
@@ -66,6 +67,30 @@ def test_read_vcf_malformed_lines_always_raise(tmp_path):
         read_vcf(path, on_error="skip")
     with pytest.raises(ValueError, match="on_error='maybe'"):
         read_vcf(path, on_error="maybe")
+
+
+def test_read_vcf_position_must_be_ascii_digits(tmp_path):
+    path = tmp_path / "sup.vcf"
+    path.write_text(HEADER + "\n\nchr1\t\u00b2\t.\tA\tT\n")
+    with pytest.raises(FileFormatError, match="line 5: expected tab-separated CHROM, POS"):
+        read_vcf(path)
+    path.write_bytes(HEADER.encode() + b"chr1\t5\trs\r1\tA\tT\r\n")
+    with pytest.raises(FileFormatError, match="line 3: carriage return inside the line"):
+        read_vcf(path)
+    path.write_bytes(HEADER.encode() + b"chr1\t5\trs1\tA\tT\r\n")
+    assert read_vcf(path)["id"].tolist() == ["rs1"]
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_gzip_vcf(tmp_path, how):
+    rng = np.random.default_rng(0)  # random ids: the damage hits compressed data, not a repeat
+    rows = [("chr1", i + 1, f"rs{rng.integers(1e9)}", "A", "T") for i in range(3000)]
+    path = damage(vcf(tmp_path, rows, "v.vcf.gz"), how)
+    with pytest.raises(FileFormatError, match=r"v.vcf.gz, after line \d+: truncated or corrupt"):
+        read_vcf(path)
+    with pytest.raises(FileFormatError) as info:
+        read_vcf(path)
+    assert isinstance(info.value.__cause__, (EOFError, zlib.error, gzip.BadGzipFile))
 
 
 def test_windows_for_substitutions_insertions_and_deletions(tmp_path, genome):
