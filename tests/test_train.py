@@ -51,7 +51,7 @@ def binding(tmp_path_factory):
     return f"neg={neg},pos={pos}", d
 
 
-def _setup(spec, seed=0, dropout=0.2):
+def _setup(spec, seed=0, dropout=0.2, device="cpu"):
     """(model, task, inputs, kwargs, train loader, val loader) for the binding files."""
     bt.manual_seed(seed)
     data = load_data(spec)
@@ -62,12 +62,12 @@ def _setup(spec, seed=0, dropout=0.2):
     args = {"motif_length": 8, "dropout": dropout}
     model, kwargs = build_model("deepbind", args, task, bt.data.DNA, data.lengths)
     inputs = input_spec_for(model, bt.data.DNA, 0.25, kwargs)
-    collate = inputs.collator()
+    common = dict(collate_fn=inputs.collator(), device=device)
     loaders = [
-        DataLoader(train, batch_size=16, shuffle=True, seed=seed, collate_fn=collate),
-        DataLoader(val, batch_size=32, collate_fn=collate),
+        DataLoader(train, batch_size=16, shuffle=True, seed=seed, **common),
+        DataLoader(val, batch_size=32, **common),
     ]
-    return model, task, inputs, kwargs, *loaders
+    return model.to(device), task, inputs, kwargs, *loaders
 
 
 def _trainer(model, task, inputs, **options):
@@ -175,6 +175,22 @@ def test_resume_reproduces_an_uninterrupted_run_bit_for_bit(binding, tmp_path):
     timeless = [[{k: v for k, v in h.items() if k != "seconds"} for h in run] for run in (
         straight_history, history)]  # fmt: skip
     assert timeless[0] == timeless[1]
+
+
+@pytest.mark.gpu
+def test_resume_on_the_gpu_restores_the_cuda_generator(binding, tmp_path):
+    """On a GPU, dropout draws from the CUDA generator: the checkpoint keeps its state too."""
+    spec, _ = binding
+    for name, epochs, resume in (("a", 3, False), ("b", 2, False), ("b", 3, True)):
+        model, task, inputs, _, train, val = _setup(spec, device="cuda")
+        trainer = _trainer(model, task, inputs, epochs=epochs, checkpoint_dir=tmp_path / name)
+        if resume:
+            bt.cuda.manual_seed(99)  # the checkpoint's state must replace this one
+        trainer.fit(train, val, resume=tmp_path / name / "last.safetensors" if resume else None)
+    a, b = (bt.load(tmp_path / name / "last.safetensors") for name in "ab")
+    assert "cuda_rng" in a
+    for key in a["model"]:
+        np.testing.assert_array_equal(a["model"][key].numpy(), b["model"][key].numpy())
 
 
 def test_optimizer_and_scheduler_instances_and_step_schedulers(binding):
