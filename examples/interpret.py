@@ -39,18 +39,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from example_utils import (
-    ALPHABETS,
-    Scorer,
-    atomic_write_text,
-    device_arg,
-    for_windows,
-    load_scorer,
-    pyplot,
-    run_cli,
-)
+from example_utils import device_arg, for_windows, pyplot, run_cli, save_figure
 
 from biotorch import nn
+from biotorch._atomic import atomic_write_text
 from biotorch.data import Genome, dinucleotide_shuffle, encode, one_hot, read_bed, read_fasta
 from biotorch.interpret import (
     embedding_saliency,
@@ -60,6 +52,7 @@ from biotorch.interpret import (
     integrated_gradients,
     saliency,
 )
+from biotorch.train import ALPHABETS, Scorer, load_scorer, tsv_text
 
 NUCLEOTIDE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839"}
 # Amino acids by chemistry (WebLogo's scheme): polar, amide, basic, acidic, hydrophobic.
@@ -218,10 +211,7 @@ def plot(result: dict, alphabet: str, title: str, path: Path) -> None:
     bottom.set_ylabel("ISM: set to")
     fig.colorbar(image, ax=[top, bottom], shrink=0.6, label="change of logit")
     top.set_xlim(-0.5, length - 0.5)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(plt, fig, path)
 
 
 def genome_windows(bed: str, genome: Genome, length: int) -> list[tuple[str, str]]:
@@ -258,23 +248,21 @@ def main(argv: list[str] | None = None) -> dict:
     alphabet = scorer.inputs.alphabet
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ism_rows = ["\t".join(["id", "position", "reference", *ALPHABETS[alphabet].letters])]
-    attr_rows = []
+    ism_rows, attr_rows = [], []
     results = {}
     for rid, seq in records:
         res = explain(scorer, seq, target, args)
         results[rid] = res
         for i, letter in enumerate(res["reference"]):
-            deltas = "\t".join(f"{v:.5g}" for v in res["ism"][:, i])
-            ism_rows.append(f"{rid}\t{i}\t{letter}\t{deltas}")
-            attr_rows.append(
-                f"{rid}\t{i}\t{letter}\t{res['attribution'][i]:.5g}\t{res['saliency'][i]:.5g}"
-            )
+            ism_rows.append([rid, str(i), letter, *(f"{v:.5g}" for v in res["ism"][:, i])])
+            values = (res["attribution"][i], res["saliency"][i])
+            attr_rows.append([rid, str(i), letter, *(f"{v:.5g}" for v in values)])
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rid)
         plot(res, alphabet, f"{rid}: {scorer.task.names[target]}", out / f"{safe}.png")
-    attr_rows.insert(0, f"id\tposition\treference\t{res['method']}\tsaliency")
-    atomic_write_text(out / "ism.tsv", "\n".join(ism_rows) + "\n")
-    atomic_write_text(out / "attribution.tsv", "\n".join(attr_rows) + "\n")
+    ism = tsv_text(["id", "position", "reference", *ALPHABETS[alphabet].letters], ism_rows)
+    attr = tsv_text(["id", "position", "reference", res["method"], "saliency"], attr_rows)
+    atomic_write_text(out / "ism.tsv", ism)
+    atomic_write_text(out / "attribution.tsv", attr)
     print(f"interpret: {len(records)} sequence(s) -> {out}/ism.tsv, attribution.tsv, *.png")
     return results
 

@@ -25,20 +25,11 @@ import sys
 from typing import Any
 
 import numpy as np
-from example_utils import (
-    ALPHABETS,
-    Scorer,
-    add_scoring_arguments,
-    for_windows,
-    load_scorer,
-    run_cli,
-    scores_of,
-    strand_model,
-    write_tsv,
-)
+from example_utils import add_scoring_arguments, for_windows, run_cli, write_tsv
 
 import biotorch as bt
-from biotorch.data import DataLoader, FastaDataset, Genome, IntervalDataset, read_bed
+from biotorch.data import DataLoader, Genome, IntervalDataset, read_bed
+from biotorch.train import Scorer, load_scorer, score_fasta
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,45 +46,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-class _Records:
-    """``(tokens, None, id)`` samples of a FastaDataset, for collation with ids."""
-
-    def __init__(self, ds: FastaDataset) -> None:
-        self.ds = ds
-
-    def __len__(self) -> int:
-        return len(self.ds)
-
-    def __getitem__(self, i: int):
-        return self.ds[i], None, str(self.ds.ids[i])
-
-
-def score_fasta(
-    scorer: Scorer, fasta: str, both_strands: str | None, batch_size: int, device: str
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, lengths, probabilities, logits) of every record of ``fasta``."""
-    alphabet = ALPHABETS[scorer.inputs.alphabet]
-    ds = FastaDataset(fasta, alphabet)
-    model = strand_model(scorer, both_strands)
-    loader = DataLoader(
-        _Records(ds),
-        batch_sampler=_batches(ds.lengths, batch_size, scorer),
-        collate_fn=scorer.inputs.collator(),
-        device=device,
-    )
-    ids, logits = [], []
-    with bt.no_grad():
-        for batch in loader:
-            logits.append(model(scorer.inputs.model_input(batch)))
-            ids += batch.ids
-    position = {rid: i for i, rid in enumerate(ds.ids)}
-    order = np.argsort([position[rid] for rid in ids])
-    ids = [ids[i] for i in order]
-    out = bt.cat(logits) if len(logits) > 1 else logits[0]
-    probs, out = scores_of(scorer, out[bt.tensor(order, device=out.device)])
-    return ids, ds.lengths, probs, out
-
-
 def score_intervals(
     scorer: Scorer, table: Any, genome: Genome, both_strands: str | None, batch_size: int, device
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,27 +55,10 @@ def score_intervals(
     loader = DataLoader(
         ds, batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
     )
-    model = strand_model(scorer, both_strands)
+    model = scorer.strand_model(both_strands)
     with bt.no_grad():
         logits = [model(scorer.inputs.model_input(batch)) for batch in loader]
-    return scores_of(scorer, bt.cat(logits))
-
-
-def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[int]]:
-    """Batches in file order, except for models that take any length without a mask: those get
-    batches of equal-length sequences, so no padding reaches them."""
-    if scorer.inputs.input_length is not None or scorer.inputs.takes_batch:
-        return [
-            list(range(i, min(i + batch_size, len(lengths))))
-            for i in range(0, len(lengths), batch_size)
-        ]
-    order = np.argsort(lengths, kind="stable")
-    out: list[list[int]] = []
-    for i in order.tolist():
-        if not out or len(out[-1]) == batch_size or lengths[out[-1][0]] != lengths[i]:
-            out.append([])
-        out[-1].append(i)
-    return out
+    return scorer.scores(bt.cat(logits))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,11 +90,11 @@ def main(argv: list[str] | None = None) -> None:
             )
         keys = ["id", "length"]
         rows = [[rid, str(int(n))] for rid, n in zip(ids, lengths, strict=True)]
-    lines = ["\t".join(keys + names + logit_names)]
+    table = []
     for i, fields in enumerate(rows):
         values = list(probs[i]) + (list(logits[i]) if args.logits else [])
-        lines.append("\t".join(fields + [f"{v:.6g}" for v in values]))
-    write_tsv(args.output, lines, "predict")
+        table.append(fields + [f"{v:.6g}" for v in values])
+    write_tsv(args.output, keys + names + logit_names, table, "predict")
 
 
 if __name__ == "__main__":

@@ -20,19 +20,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from example_utils import (
-    Scorer,
-    add_scoring_arguments,
-    for_windows,
-    load_scorer,
-    run_cli,
-    scores_of,
-    strand_model,
-    write_tsv,
-)
+from example_utils import add_scoring_arguments, for_windows, run_cli, write_tsv
 
 import biotorch as bt
 from biotorch.data import Genome, VariantDataset
+from biotorch.train import Scorer, load_scorer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +55,7 @@ def window_logits(
 def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace) -> dict:
     """Reference and alternative probabilities and the logit differences, ``(variants,
     outputs)`` each."""
-    model = strand_model(scorer, args.both_strands)
+    model = scorer.strand_model(args.both_strands)
     parts: dict[str, list[np.ndarray]] = {"ref": [], "alt": [], "diff": []}
     with bt.no_grad():
         for start in range(0, len(ds), args.batch_size):
@@ -71,7 +63,7 @@ def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace)
             ref = window_logits(scorer, model, [r for r, _ in pairs], args.device)
             alt = window_logits(scorer, model, [a for _, a in pairs], args.device)
             for name, logits in (("ref", ref), ("alt", alt)):
-                parts[name].append(scores_of(scorer, logits)[0])
+                parts[name].append(scorer.scores(logits)[0])
             parts["diff"].append((alt - ref).cpu().numpy())
     width = len(scorer.task.names)
     return {k: np.concatenate(v) if v else np.zeros((0, width)) for k, v in parts.items()}
@@ -89,13 +81,12 @@ def main(argv: list[str] | None = None) -> dict:
     scores = score_variants(scorer, ds, args)
     names = scorer.task.names
     columns = [f"{n}_{part}" for n in names for part in ("ref", "alt", "diff")]
-    lines = ["\t".join(["chrom", "pos", "id", "ref", "alt", *columns])]
-    table = ds.variants
-    for i, row in enumerate(table.itertuples(index=False)):
+    rows = []
+    for i, row in enumerate(ds.variants.itertuples(index=False)):
         values = [scores[part][i, j] for j in range(len(names)) for part in ("ref", "alt", "diff")]
         fields = [row.chrom, str(row.pos), row.id, row.ref, row.alt]
-        lines.append("\t".join(fields + [f"{v:.6g}" for v in values]))
-    write_tsv(args.output, lines, "score_variants")
+        rows.append(fields + [f"{v:.6g}" for v in values])
+    write_tsv(args.output, ["chrom", "pos", "id", "ref", "alt", *columns], rows, "score_variants")
     return scores
 
 

@@ -10,7 +10,7 @@ basset`` get the sizes in ``DEFAULT_MODEL_ARGS`` (a reduced-width Basset: 32 cha
 units). Windows are redrawn every epoch
 (``GenomeWindowSampler``); the validation and test windows are drawn once. Checkpoints,
 ``metrics.json`` (with per-target numbers) and the training curve go to ``--output-dir`` as in
-``train_fasta.py``, whose training loop this script uses.
+``train_fasta.py``, with the same training loop (:class:`biotorch.train.Trainer`).
 
     python examples/train_genome.py
     python examples/train_genome.py --genome hg38.fa --peaks CTCF=ctcf.bed,DNase=dnase.bed \\
@@ -24,11 +24,18 @@ import json
 from typing import Any
 
 import numpy as np
-from example_utils import REPO, Task, device_arg, input_spec_for, run_cli
-from train_fasta import add_training_arguments, fit, model_for
+from example_utils import (
+    REPO,
+    add_training_arguments,
+    device_arg,
+    model_for,
+    run_cli,
+    train_and_report,
+)
 
 import biotorch as bt
 from biotorch.data import DNA, DataLoader, Dataset, Genome, GenomeWindowSampler
+from biotorch.train import Task, input_spec_for
 
 GENOME = REPO / "datasets" / "genome"
 #: Builder arguments used when ``--model-arg`` is not given.
@@ -147,7 +154,7 @@ def run(args: argparse.Namespace) -> dict:
         )
         for k, v in data.items()
     }
-    result = fit(model, name, kwargs, task, inputs, loaders, args)
+    result = train_and_report(model, name, kwargs, task, inputs, loaders, args)
     final = result.get("test", result["val"])
     per = final["per_target"]
     print(f"per target ({'test' if 'test' in result else 'validation'} chromosomes):")

@@ -2,10 +2,11 @@
 peptides vs non-AMP decoys, 11-183 aa. Trains the paper's CNN-LSTM design with a bidirectional
 LSTM (``cnn_lstm``: embedding 128, one convolution of 64 filters of width 17, max-pool 5, LSTM
 100 per direction over each peptide's own length; length-bucketed batches) with
-``train_fasta.py`` on the published split: train on ``*.tr.fa``, early-stop on ``*.eval.fa``
-(auROC), report ``*.te.fa``. ``--seeds`` models (seeds ``--first-seed``, ``--first-seed`` + 1,
-...) are trained; the summary gives each one's test numbers, their mean, and those of the
-ensemble (mean probability over the seeds), on the eval and the test split.
+``train_fasta.py`` (run as a separate process) on the published split: train on ``*.tr.fa``,
+early-stop on ``*.eval.fa`` (auROC), report ``*.te.fa``. ``--seeds`` models (seeds
+``--first-seed``, ``--first-seed`` + 1, ...) are trained; the summary gives each one's test
+numbers, their mean, and those of the ensemble (mean probability over the seeds), on the eval
+and the test split.
 
 The data are GPL-3.0 (github.com/dan-veltri/amp-scanner-v2, ``original-dataset/``); biotorch
 ships this recipe and the metrics it measured, not weights trained on them.
@@ -17,19 +18,13 @@ ships this recipe and the metrics it measured, not weights trained on them.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
+from recipe_utils import run_cli, train_fasta
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from example_utils import atomic_write_text, device_arg, json_ready, load_scorer, run_cli  # noqa: E402
-from predict import score_fasta  # noqa: E402
-from train_fasta import main as train  # noqa: E402
-
-from biotorch.metrics import evaluate_binary  # noqa: E402
+from biotorch.metrics import evaluate_binary
+from biotorch.train import load_scorer, score_fasta, write_json
 
 #: Test-set numbers of AMP Scanner v2 (CNN-LSTM) as quoted by Fu et al. 2020 (ACEP), Table 2.
 PUBLISHED = {"accuracy": 0.9129, "auroc": 0.9630, "mcc": 0.8261}
@@ -47,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", type=int, default=5, help="train this many seeds")
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/amp_scanner")
-    p.add_argument("--device", default="cpu", type=device_arg)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--model", default="cnn_lstm")
     p.add_argument("--model-arg", action="append", help="replaces the default model arguments")
     p.add_argument("--weight-decay", type=float, default=1e-3)
@@ -68,11 +63,10 @@ def main(argv: list[str] | None = None) -> dict:
             *("--lr", str(args.lr), "--batch-size", "32", "--patience", str(args.patience)),
             *("--monitor", "auroc", "--seed", str(seed), "--device", args.device),
             *("--weight-decay", str(args.weight_decay), "--quiet"),
-            *("--output-dir", str(out / f"seed{seed}")),
         ]
         for item in model_args:
             argv_train += ["--model-arg", item]
-        result = train(argv_train)
+        result = train_fasta(argv_train, out / f"seed{seed}")
         runs.append({"seed": seed, "best_epoch": result["best_epoch"]} | _pick(result["test"]))
         for split, split_scores in scores.items():
             checkpoint = out / f"seed{seed}" / "best.safetensors"
@@ -94,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ensemble_of_seeds_on_eval": ensemble["eval"] if args.seeds > 1 else None,
         "published": PUBLISHED,
     }
-    atomic_write_text(out / "summary.json", json.dumps(json_ready(summary), indent=1))
+    write_json(out / "summary.json", summary)
     print(
         f"AMP Scanner v2 test (published accuracy {PUBLISHED['accuracy']}, auROC "
         f"{PUBLISHED['auroc']}): single model mean accuracy {single['accuracy']:.4f}, auROC "

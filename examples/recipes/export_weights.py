@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from recipe_utils import run_cli
 
-from example_utils import ALPHABETS, atomic_write_text, run_cli  # noqa: E402
-
-import biotorch as bt  # noqa: E402
-from biotorch.models import get_model  # noqa: E402
-from biotorch.models.registry import WEIGHTS_DIR, sha256_of  # noqa: E402
+import biotorch as bt
+from biotorch._atomic import atomic_output, atomic_write_text
+from biotorch.models.registry import WEIGHTS_DIR, sha256_of
+from biotorch.train import ALPHABETS, model_from_config
 
 METRIC_KEYS = ("auroc", "auprc", "accuracy", "balanced_accuracy", "mcc", "n_samples")
 
@@ -44,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     ckpt = bt.load(args.checkpoint)
     config = ckpt["config"]
-    model = get_model(config["model"], **config["model_kwargs"])
+    model = model_from_config(config)
     model.load_state_dict(ckpt["model"])
     inputs, task = config["inputs"], config["task"]
     alphabet = ALPHABETS[inputs["alphabet"]]
@@ -59,7 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
         metrics.update(json.loads(args.extra_metrics))
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     path = WEIGHTS_DIR / f"{args.name}.safetensors"
-    bt.save(dict(model.state_dict()), path)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        bt.save(dict(model.state_dict()), f)
     weights = {
         "name": args.name,
         "model": config["model"],

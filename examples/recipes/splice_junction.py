@@ -1,7 +1,7 @@
 """UCI splice junctions (primate, 60 nt, classes EI / IE / N): stratified k-fold
-cross-validation with ``train_fasta.py``, per-class error against the published backprop
-network, and (``--final``) the model trained on all the data that ships as the pretrained
-``splice_junction_cnn`` weights.
+cross-validation with ``train_fasta.py`` (run as a separate process), per-class error against
+the published backprop network, and (``--final``) the model trained on all the data that ships
+as the pretrained ``splice_junction_cnn`` weights.
 
 Data: ``splice.data`` of the UCI "Molecular Biology (Splice-junction Gene Sequences)" set
 (Towell, Noordewier & Shavlik; UCI Machine Learning Repository, CC BY 4.0), e.g. the copy in
@@ -16,22 +16,14 @@ so that no test sequence is also a training sequence; ``--no-dedup`` keeps them.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from recipe_utils import run_cli, train_fasta
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from example_utils import (  # noqa: E402
-    atomic_write_text,
-    json_ready,
-    run_cli,
-    stratified_ranks,
-)
-from train_fasta import main as train  # noqa: E402
+from biotorch._atomic import atomic_write_text
+from biotorch.train import stratified_folds, tsv_text, write_json
 
 CLASSES = ["EI", "IE", "N"]
 #: Error rates (%) of the back-propagation network, UCI splice.names (Noordewier et al. 1991).
@@ -63,11 +55,11 @@ def read_splice(path: Path, dedup: bool) -> tuple[list[str], list[str], list[str
 
 
 def write_table(path: Path, rows: np.ndarray, ids, seqs, labels) -> None:
-    lines = ["id\tsequence\tlabel"] + [f"{ids[i]}\t{seqs[i]}\t{labels[i]}" for i in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    table = [[ids[i], seqs[i], labels[i]] for i in rows]
+    atomic_write_text(path, tsv_text(["id", "sequence", "label"], table))
 
 
-def train_args(table: Path, out: Path, args: argparse.Namespace, test: Path | None) -> list[str]:
+def train_args(table: Path, args: argparse.Namespace, test: Path | None) -> list[str]:
     argv = [
         "--data",
         str(table),
@@ -85,8 +77,6 @@ def train_args(table: Path, out: Path, args: argparse.Namespace, test: Path | No
         str(args.patience),
         "--seed",
         str(args.seed),
-        "--output-dir",
-        str(out),
         "--quiet",
         "--val-fraction",
         "0.1",
@@ -120,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     ids, seqs, labels, dropped = read_splice(Path(args.data), args.dedup)
     y = np.array([CLASSES.index(c) for c in labels])
-    fold = np.floor(stratified_ranks(y, args.seed) * args.folds).astype(int)
+    fold = stratified_folds(y, args.folds, args.seed)
     confusion = np.zeros((3, 3), dtype=np.int64)
     per_fold = []
     start = time.perf_counter()
@@ -128,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
         train_t, test_t = out / f"fold{k}_train.tsv", out / f"fold{k}_test.tsv"
         write_table(train_t, np.flatnonzero(fold != k), ids, seqs, labels)
         write_table(test_t, np.flatnonzero(fold == k), ids, seqs, labels)
-        result = train(train_args(train_t, out / f"fold{k}", args, test_t))
+        result = train_fasta(train_args(train_t, args, test_t), out / f"fold{k}")
         test = result["test"]
         confusion += np.array(test["confusion"])
         per_fold.append(
@@ -157,8 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.final:
         table = out / "all.tsv"
         write_table(table, np.arange(len(seqs)), ids, seqs, labels)
-        summary["final"] = train(train_args(table, out / "final", args, None))["val"]
-    atomic_write_text(out / "cv_summary.json", json.dumps(json_ready(summary), indent=1))
+        summary["final"] = train_fasta(train_args(table, args, None), out / "final")["val"]
+    write_json(out / "cv_summary.json", summary)
     print(
         f"{len(per_fold)}-fold CV accuracy {summary['accuracy']:.4f}; per-class error % "
         + ", ".join(f"{c} {error[c]:.2f} (backprop {PUBLISHED_BACKPROP[c]})" for c in CLASSES)
