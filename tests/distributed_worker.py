@@ -223,7 +223,8 @@ def errors(out: Path) -> None:
 
     print(f"rank {rank} reached the barrier test", flush=True)
     if rank == 0:
-        dist.barrier()  # rank 1 never calls it: rank 0 must time out, not hang
+        # rank 1 never calls it: rank 0 must time out, not hang
+        dist.barrier(async_op=True).wait(timeout=timedelta(seconds=3))
     else:
         time.sleep(1)
 
@@ -278,7 +279,8 @@ def nccl(out: Path) -> None:
 if __name__ == "__main__":
     mode, out = sys.argv[1], Path(sys.argv[2])
     backend = "nccl" if mode == "nccl" else "mpi"
-    dist.init_process_group(backend, timeout=timedelta(seconds=3 if mode == "errors" else 60))
+    # "errors" waits 3 s for its skipped barrier only; 30 s elsewhere leaves room for a busy machine
+    dist.init_process_group(backend, timeout=timedelta(seconds=30 if mode == "errors" else 60))
     modes = {"train": train, "resume": resume, "errors": errors, "crash": crash, "single": single}
     {**modes, "nccl": nccl}[mode](out)
     dist.destroy_process_group()

@@ -48,7 +48,7 @@ def wait(request, what: str, timeout: float) -> None:
             if hasattr(request, "on_timeout"):
                 request.on_timeout()
             raise DistributedTimeoutError(
-                f"{what} did not complete within the process group's timeout of {timeout:g} s: "
+                f"{what} did not complete within its timeout of {timeout:g} s: "
                 "a rank has died, hangs, or skipped this collective (every rank must call the "
                 "same collectives in the same order). The process group is now unusable; the "
                 "MPI job is aborted when this process exits."
