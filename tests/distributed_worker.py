@@ -223,8 +223,13 @@ def errors(out: Path) -> None:
 
     print(f"rank {rank} reached the barrier test", flush=True)
     if rank == 0:
-        # rank 1 never calls it: rank 0 must time out, not hang
-        dist.barrier(async_op=True).wait(timeout=timedelta(seconds=3))
+        # rank 1 never calls it: rank 0 must time out, not hang. The message goes to a file: the
+        # job's abort may cut off the last output mpiexec forwards.
+        try:
+            dist.barrier(async_op=True).wait(timeout=timedelta(seconds=3))
+        except dist.DistributedTimeoutError as err:
+            (out / "barrier-timeout.txt").write_text(str(err))
+            raise
     else:
         time.sleep(1)
 
