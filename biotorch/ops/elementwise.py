@@ -137,9 +137,12 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """Saves each factor only for the other's gradient (``x * 2.0`` keeps no array)."""
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod
@@ -150,10 +153,12 @@ class Mul(Function):
 
 
 class Div(Function):
+    """Saves the divisor, and the quotient only for the divisor's gradient."""
+
     @staticmethod
     def forward(ctx, a, b):
         out = a / b
-        ctx.save_for_backward(b, out)
+        ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
@@ -194,16 +199,17 @@ class RoundingDiv(_ZeroGrad):
 class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        if ctx.needs_input_grad[1]:  # the dividend's gradient is the incoming one
+            ctx.save_for_backward(a, b)
         return _module(a, b).remainder(a, b)
 
     @staticmethod
     def backward(ctx, grad):
+        if not ctx.needs_input_grad[1]:
+            return grad, None
         a, b = ctx.saved_tensors
-        gb = None
-        if ctx.needs_input_grad[1]:
-            gb = grad * _module(a, b).floor_divide(a, b)
-            gb *= -1.0
+        gb = grad * _module(a, b).floor_divide(a, b)
+        gb *= -1.0
         return grad, gb
 
 
@@ -211,13 +217,13 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
-        ctx.save_for_backward(a, b, out)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
-        xp = array_module(out)
+        xp = array_module(grad)
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
