@@ -165,13 +165,13 @@ class Div(Function):
     def backward(ctx, grad):
         b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = grad / b if need_a else None
-        gb = None
-        if need_b:
-            gb = grad * out
-            gb /= b
-            gb *= -1.0
-        return ga, gb
+        ga = as_array(grad / b)
+        if not need_b:
+            return ga, None
+        xp = array_module(ga)
+        gb = as_array(xp.multiply(ga, out, out=None if need_a else ga))  # -(grad / b) * out
+        xp.negative(gb, out=gb)
+        return (ga if need_a else None), gb
 
 
 class _ZeroGrad(Function):
@@ -566,7 +566,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (1.0 - out * out)
+        slope = as_array(out * out)  # 1 - tanh^2, one temporary
+        array_module(out).subtract(1.0, slope, out=slope)
+        slope *= grad
+        return slope
 
 
 class Sigmoid(Function):
@@ -579,7 +582,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out * (1.0 - out))
+        slope = as_array(1.0 - out)  # out * (1 - out), one temporary
+        slope *= out
+        slope *= grad
+        return slope
 
 
 class Relu(Function):
