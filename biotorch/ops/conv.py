@@ -136,8 +136,9 @@ class Conv1d(Function):
         n, o, out_len = gy.shape
         wk = _taps_first(weight, groups)
         g, og, cg = wk.shape[1:]
-        gflat = xp.zeros((g, og, n, geo.q), dtype=grad.dtype)
+        gflat = xp.empty((g, og, n, geo.q), dtype=grad.dtype)
         gflat[..., :out_len] = gy.reshape(n, g, og, out_len).transpose(1, 2, 0, 3)
+        gflat[..., out_len:] = 0
         gflat = gflat.reshape(g, og, n * geo.q)[:, :, : geo.cols]
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
