@@ -123,18 +123,20 @@ def _roots(tensors, grads, caller: str) -> list:
 def _dependencies(roots) -> dict:
     """How many edges from reachable nodes point at each node."""
     deps = {}
-    seen = set(roots)
-    stack = list(seen)
+    roots = set(roots)
+    stack = list(roots)
     while stack:
         node = stack.pop()
         for edge in node._next:
             if edge is None:
                 continue
             nxt = edge[0]
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                if nxt not in roots:
+                    stack.append(nxt)
     return deps
 
 
@@ -188,7 +190,11 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
                             g = g.copy()
                             break
                     delivered.append(g)
-                    _add_to_buffer(buffers, nxt, nr, g)
+                    slots = buffers.get(nxt)
+                    if slots is None and nxt._output_meta is None:  # one output: no list to grow
+                        buffers[nxt] = [g]
+                    else:
+                        _add_to_buffer(buffers, nxt, nr, g)
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
