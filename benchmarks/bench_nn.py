@@ -50,6 +50,7 @@ from bench_core import blas_threads, timed
 
 import biotorch
 
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 GOALS = {"BiLSTM": 1.5, "Adam": 1.2, "DeepSEA": 1.2, "Basset": 1.2, "masked CNN": 1.0}
 
 
@@ -205,7 +206,8 @@ def main() -> None:
         f"biotorch nn benchmark, {datetime.date.today()}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs, numpy {np.__version__}, torch {torch.__version__} (CPU)"
     )
-    print(f"NumPy BLAS threads: {threads} ({source}); torch.set_num_threads({threads})")
+    env = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in BLAS_ENV)
+    print(f"NumPy BLAS threads: {threads} ({source}); torch.set_num_threads({threads}); {env}")
     allocator = "cold (no warm-up)" if args.cold_allocator else "warmed up with a 30 MB array"
     print(f"median of {args.repeats} repeats after one warm-up; allocator {allocator}\n")
     print(f"| {'benchmark':<42} | biotorch ms | torch ms | ratio | min ratio | goal |")
