@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 import biotorch.tensor as _tensor_module
-from biotorch.autograd.function import QUIET_FLOATING_POINT, RETAIN_GRAPH_MESSAGE, AccumulateGrad
+from biotorch.autograd.function import (
+    RETAIN_GRAPH_MESSAGE,
+    AccumulateGrad,
+    quiet_floating_point,
+    restore_floating_point,
+)
 from biotorch.backend import array_module
 
 __all__ = ["backward", "grad", "sum_to_shape"]
@@ -118,23 +123,25 @@ def _roots(tensors, grads, caller: str) -> list:
 def _dependencies(roots) -> dict:
     """How many edges from reachable nodes point at each node."""
     deps = {}
-    seen = set(roots)
-    stack = list(seen)
+    roots = set(roots)
+    stack = list(roots)
     while stack:
         node = stack.pop()
         for edge in node._next:
             if edge is None:
                 continue
             nxt = edge[0]
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                if nxt not in roots:
+                    stack.append(nxt)
     return deps
 
 
 def _num_outputs(node) -> int:
-    meta = getattr(node, "_output_meta", None)
+    meta = node._output_meta
     return 1 if meta is None else len(meta)
 
 
@@ -152,7 +159,8 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
     for node, nr, g in roots:
         _add_to_buffer(buffers, node, nr, g)
     ready = [node for node in buffers if deps.get(node, 0) == 0]
-    with np.errstate(**QUIET_FLOATING_POINT):
+    token = quiet_floating_point()
+    try:
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None) or [None] * _num_outputs(node)
@@ -171,28 +179,41 @@ def _execute(roots, retain_graph, accumulate, only=None, capture=None, results=N
                             hook(leaf)
                 continue
             input_grads = _call_backward(node, grads)
-            delivered = set()
+            delivered = []  # one array must not reach two inputs (leaves add into .grad in place)
             for edge, g in zip(node._next, input_grads, strict=True):
                 if edge is None:
                     continue
                 nxt, nr, shape, dtype = edge
                 if g is not None:
-                    g = _fit(g, shape, dtype, node)
-                    if id(g) in delivered:
-                        g = g.copy()
-                    delivered.add(id(g))
-                    _add_to_buffer(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                    if g.shape != shape or g.dtype != dtype or isinstance(g, np.generic):
+                        g = _fit(g, shape, dtype, node)
+                    for earlier in delivered:
+                        if earlier is g:
+                            g = g.copy()
+                            break
+                    delivered.append(g)
+                    slots = buffers.get(nxt)
+                    if slots is None and nxt._output_meta is None:  # one output: no list to grow
+                        buffers[nxt] = [g]
+                    else:
+                        _add_to_buffer(buffers, nxt, nr, g)
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
                     ready.append(nxt)
             if not retain_graph:
                 node._release()
+    finally:
+        restore_floating_point(token)
 
 
 def _call_backward(node, grads) -> tuple:
     """Run one node's backward; ``None`` for every input when no gradient reached it."""
     n_inputs = len(node._next)
-    if all(g is None for g in grads):
+    for g in grads:
+        if g is not None:
+            break
+    else:
         return (None,) * n_inputs
     if node._released:
         raise RuntimeError(RETAIN_GRAPH_MESSAGE)
@@ -213,7 +234,7 @@ def _call_backward(node, grads) -> tuple:
 
 
 def _fit(g, shape, dtype, node):
-    """Undo broadcasting and match the input's dtype."""
+    """Undo broadcasting and match the input's dtype (called when either differs)."""
     if isinstance(g, np.generic):
         g = np.asarray(g)
     if g.shape != shape:

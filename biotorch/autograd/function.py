@@ -17,13 +17,66 @@ import weakref
 import numpy as np
 
 import biotorch.tensor as _tensor_module
-from biotorch.autograd.grad_mode import is_grad_enabled
+from biotorch.autograd.grad_mode import _state as _grad_mode
 
-__all__ = ["Function", "AccumulateGrad", "QUIET_FLOATING_POINT", "RETAIN_GRAPH_MESSAGE"]
+__all__ = [
+    "Function",
+    "AccumulateGrad",
+    "QUIET_FLOATING_POINT",
+    "RETAIN_GRAPH_MESSAGE",
+    "quiet_floating_point",
+    "restore_floating_point",
+]
 
 # As in PyTorch, ops at domain edges give inf/nan silently (log(0), 1/0, inf - inf): the engine
 # runs forward and backward with NumPy's floating-point warnings off.
 QUIET_FLOATING_POINT = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+
+# NumPy keeps its floating-point error state in a context variable; ``np.errstate`` rebuilds the
+# state object on every entry (~2 us, as much as a small op). The quiet version of the caller's
+# state is built once with ``np.errstate`` and cached against that state, so entering it is one
+# ``ContextVar.set``. Falls back to ``np.errstate`` if NumPy no longer has the variable.
+_ERRSTATE = getattr(getattr(np, "_core", None), "_ufunc_config", None)
+_ERRSTATE = getattr(_ERRSTATE, "_extobj_contextvar", None)
+_quiet_of = (None, None)  # (a caller's error state, its quiet version)
+
+
+def quiet_floating_point():
+    """Turn NumPy's divide/invalid/overflow warnings off; pass the result to
+    :func:`restore_floating_point` (in a ``finally``)."""
+    global _quiet_of
+    if _ERRSTATE is None:
+        state = np.errstate(**QUIET_FLOATING_POINT)
+        state.__enter__()
+        return state
+    current = _ERRSTATE.get()
+    caller, quiet = _quiet_of
+    if current is quiet:
+        return None
+    if current is not caller:
+        with np.errstate(**QUIET_FLOATING_POINT):
+            quiet = _ERRSTATE.get()
+        _quiet_of = (current, quiet)
+    return _ERRSTATE.set(quiet)
+
+
+def restore_floating_point(token) -> None:
+    """Undo :func:`quiet_floating_point`."""
+    if token is None:
+        return
+    if _ERRSTATE is None:
+        token.__exit__(None, None, None)
+    else:
+        _ERRSTATE.reset(token)
+
+
+_NUMBER = int | float | bool
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _no_grads(n: int) -> tuple:
+    return _NO_GRADS[n] if n < 8 else (False,) * n
+
 
 RETAIN_GRAPH_MESSAGE = (
     "Trying to backward through the graph a second time (or to read saved tensors after they "
@@ -125,31 +178,45 @@ class Function:
                 ):
                     raise _device_mismatch(cls, args)
                 raw.append(data)
-                needs.append(a._requires_grad)
-                record = record or a._requires_grad
+                need = a._requires_grad
+                record = record or need
+                needs.append(need)
             else:
                 raw.append(a)
                 needs.append(False)
-        record = record and is_grad_enabled()
+        record = record and _grad_mode.enabled
         ctx = cls.__new__(cls)
         ctx._saved = ()
         ctx._non_differentiable = ()
         ctx._released = False
         ctx._hooks = None
         ctx._materialize_grads = True
-        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        with np.errstate(**QUIET_FLOATING_POINT):
+        ctx._output_meta = None
+        ctx.needs_input_grad = tuple(needs) if record else _no_grads(len(needs))
+        token = quiet_floating_point()
+        try:
             out = cls.forward(ctx, *raw, **kwargs)
-        single = not isinstance(out, tuple)
-        outs = (out,) if single else out
-        results = []
-        for nr, o in enumerate(outs):
-            if isinstance(o, np.generic):
-                o = np.asarray(o)
-            grad_out = record and o.dtype.kind == "f"
+        finally:
+            restore_floating_point(token)
+        make = Tensor._make
+        if not isinstance(out, tuple):
+            if isinstance(out, np.generic):
+                out = np.asarray(out)
+            grad_out = record and out.dtype.kind == "f"
             if grad_out and ctx._non_differentiable:
-                grad_out = not any(o is nd for nd in ctx._non_differentiable)
-            results.append(Tensor._make(o, grad_out, ctx if grad_out else None, nr))
+                grad_out = not any(out is nd for nd in ctx._non_differentiable)
+            result = make(out, grad_out, ctx if grad_out else None, 0)
+            results = (result,)
+        else:
+            results = []
+            for nr, o in enumerate(out):
+                if isinstance(o, np.generic):
+                    o = np.asarray(o)
+                grad_out = record and o.dtype.kind == "f"
+                if grad_out and ctx._non_differentiable:
+                    grad_out = not any(o is nd for nd in ctx._non_differentiable)
+                results.append(make(o, grad_out, ctx if grad_out else None, nr))
+            result = tuple(results)
         if cls._view_of is not None:
             base = args[cls._view_of]
             root = base if base._base is None else base._base
@@ -159,11 +226,11 @@ class Function:
             ctx._next = tuple(
                 [a._edge() if need else None for a, need in zip(args, needs, strict=True)]
             )
-            if not single:
-                ctx._output_meta = tuple([(o.shape, o.dtype) for o in outs])
+            if type(result) is tuple:
+                ctx._output_meta = tuple([(r._data.shape, r._data.dtype) for r in results])
             if ctx._saved:
                 ctx._saved_versions = _saved_versions(ctx._saved, args, results)
-        return results[0] if single else tuple(results)
+        return result
 
     def _release(self) -> None:
         """Free what backward kept; later use raises the ``retain_graph`` error."""
@@ -189,6 +256,7 @@ class AccumulateGrad:
     __slots__ = ("_leaf", "_hooks", "_post_hooks", "__weakref__")
     _next = ()
     _released = False
+    _output_meta = None
 
     def __init__(self, variable) -> None:
         self._leaf = weakref.ref(variable)
@@ -215,12 +283,19 @@ def _device_mismatch(cls, args) -> RuntimeError:
 
 def _saved_versions(saved, args, results) -> tuple:
     """For each saved array that is an input's or output's data, its version box and version."""
+    Tensor = _tensor_module.Tensor
     entries = []
     for s in saved:
         entry = None
-        for t in (*args, *results) if s is not None else ():
-            if getattr(t, "_data", None) is s:
-                entry = (t._version_box, t._version_box[0])
-                break
+        if s is not None and not isinstance(s, _NUMBER):
+            for t in args:
+                if isinstance(t, Tensor) and t._data is s:
+                    entry = (t._version_box, t._version_box[0])
+                    break
+            else:
+                for t in results:
+                    if t._data is s:
+                        entry = (t._version_box, t._version_box[0])
+                        break
         entries.append(entry)
     return tuple(entries)

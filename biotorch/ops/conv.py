@@ -10,7 +10,11 @@ The weight gradient is one GEMM per tap, the input gradient the transposed sum o
 When the stacked taps are small (the first layer of a DNA model: 4 channels x 19 taps; short
 late layers), per-tap GEMMs are thin (inner dimension C_in) or tiny, and each one writes the
 whole output; there the taps are stacked into one ``(k * C_in/groups, columns)`` matrix
-(im2col, at most ``COLUMNS_MAX_ELEMENTS``) and each pass is a single GEMM.
+(im2col, at most ``COLUMNS_MAX_ELEMENTS``) and each pass is a single GEMM. When that matrix
+would be larger but a tap stack is at most ``STACK_MAX_DEPTH`` rows (e.g. 128 channels x 5
+taps), the columns are taken in chunks of at most ``COLUMNS_MAX_ELEMENTS``: one GEMM per chunk
+writes its slice of the output directly, instead of ``k`` GEMMs each followed by an add over
+the whole output.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ __all__ = ["conv1d"]
 
 #: Largest stacked-taps (im2col) matrix, in elements, built instead of per-tap GEMMs.
 COLUMNS_MAX_ELEMENTS = 1 << 22
+#: Deepest tap stack (k * C_in/groups) taken in column chunks when the whole matrix is too big.
+STACK_MAX_DEPTH = 1024
+_MIN_CHUNK = 256  # narrowest column chunk worth a GEMM
 
 
 def int1(name: str, arg: str, value, minimum: int) -> int:
@@ -56,19 +63,28 @@ class _Geometry:
         self.taps = [(o % stride, o // stride) for o in offsets]  # (phase, shift)
         self.cols = n * self.q - offsets[-1] // stride  # columns every tap can read
 
-    def stack_taps(self, in_channels) -> bool:
-        """Whether to stack the taps into one matrix (see the module docstring)."""
-        size = len(self.taps) * in_channels * self.cols
-        return len(self.taps) > 1 and size <= COLUMNS_MAX_ELEMENTS
+    def chunks(self, in_per_group) -> list | None:
+        """Column ranges for the stacked-taps GEMMs, or None for per-tap GEMMs (see the module
+        docstring)."""
+        depth = len(self.taps) * in_per_group
+        if len(self.taps) == 1:
+            return None
+        if depth * self.cols <= COLUMNS_MAX_ELEMENTS:
+            return [(0, self.cols)]
+        width = COLUMNS_MAX_ELEMENTS // depth
+        if depth > STACK_MAX_DEPTH or width < _MIN_CHUNK:
+            return None
+        return [(lo, min(lo + width, self.cols)) for lo in range(0, self.cols, width)]
 
-    def columns(self, planes):
-        """Every tap's view stacked: (groups, k * C/groups, cols), the im2col matrix."""
+    def columns(self, planes, lo, hi):
+        """Columns ``lo:hi`` of every tap's view stacked: (groups, k * C/groups, hi - lo), the
+        im2col matrix."""
         xp = array_module(planes)
         g, cg = planes.shape[:2]
-        out = xp.empty((g, len(self.taps), cg, self.cols), dtype=planes.dtype)
+        out = xp.empty((g, len(self.taps), cg, hi - lo), dtype=planes.dtype)
         for k in range(len(self.taps)):
-            out[:, k] = self.tap(planes, k)
-        return out.reshape(g, len(self.taps) * cg, self.cols)
+            out[:, k] = self.tap(planes, k, lo, hi)
+        return out.reshape(g, len(self.taps) * cg, hi - lo)
 
     def planes(self, x, groups):
         """``x`` (N, C, L) as zero-padded phase planes (groups, C/groups, stride, N * q)."""
@@ -92,9 +108,10 @@ class _Geometry:
         start = self.pad[0]
         return xp.ascontiguousarray(buf[:, :, start : start + self.length].transpose(1, 0, 2))
 
-    def tap(self, planes, k):
+    def tap(self, planes, k, lo=0, hi=None):
+        """Columns ``lo:hi`` (default all) of tap ``k``'s view of the planes."""
         phase, shift = self.taps[k]
-        return planes[:, :, phase, shift : shift + self.cols]
+        return planes[:, :, phase, shift + lo : shift + (self.cols if hi is None else hi)]
 
 
 class Conv1d(Function):
@@ -109,11 +126,13 @@ class Conv1d(Function):
         planes = geo.planes(xb, groups)
         wk = _taps_first(weight, groups)
         g, og = wk.shape[1], wk.shape[2]
-        ctx.stacked = geo.stack_taps(x.shape[-2])
+        ctx.chunks = geo.chunks(wk.shape[-1])
         y = xp.empty((g, og, geo.n * geo.q), dtype=x.dtype)
         acc = y[:, :, : geo.cols]
-        if ctx.stacked:
-            xp.matmul(_stacked(wk), geo.columns(planes), out=acc)
+        if ctx.chunks:
+            stacked = _stacked(wk)
+            for lo, hi in ctx.chunks:
+                xp.matmul(stacked, geo.columns(planes, lo, hi), out=acc[:, :, lo:hi])
         else:
             _mm(wk[0], geo.tap(planes, 0), out=acc)
             tmp = xp.empty_like(acc) if len(wk) > 1 else None
@@ -136,28 +155,38 @@ class Conv1d(Function):
         n, o, out_len = gy.shape
         wk = _taps_first(weight, groups)
         g, og, cg = wk.shape[1:]
-        gflat = xp.zeros((g, og, n, geo.q), dtype=grad.dtype)
+        gflat = xp.empty((g, og, n, geo.q), dtype=grad.dtype)
         gflat[..., :out_len] = gy.reshape(n, g, og, out_len).transpose(1, 2, 0, 3)
+        gflat[..., out_len:] = 0
         gflat = gflat.reshape(g, og, n * geo.q)[:, :, : geo.cols]
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gplanes = xp.zeros((g, cg, geo.stride, n * geo.q), dtype=grad.dtype)
-            if ctx.stacked:
-                gcols = xp.matmul(_stacked(wk).swapaxes(-1, -2), gflat)
-                per_tap = gcols.reshape(g, len(wk), cg, geo.cols).swapaxes(0, 1)
+            if ctx.chunks:
+                stacked_t = _stacked(wk).swapaxes(-1, -2)
+                for lo, hi in ctx.chunks:
+                    gcols = xp.matmul(stacked_t, gflat[:, :, lo:hi])
+                    per_tap = gcols.reshape(g, len(wk), cg, hi - lo)
+                    for k in range(len(wk)):
+                        view = geo.tap(gplanes, k, lo, hi)
+                        view += per_tap[:, k]
             else:
                 tmp = xp.empty((g, cg, geo.cols), dtype=grad.dtype)
                 wt = wk.swapaxes(-1, -2)
-                per_tap = (_mm(wt[k], gflat, out=tmp) for k in range(len(wk)))
-            for k, tap_grad in enumerate(per_tap):
-                view = geo.tap(gplanes, k)
-                view += tap_grad
+                for k in range(len(wk)):
+                    view = geo.tap(gplanes, k)
+                    view += _mm(wt[k], gflat, out=tmp)
             gx = geo.unplanes(gplanes)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
             planes = geo.planes(x[None] if ctx.unbatched else x, groups)
-            if ctx.stacked:
-                gwk = xp.matmul(gflat, geo.columns(planes).swapaxes(-1, -2))
+            if ctx.chunks:
+                gwk = None
+                for lo, hi in ctx.chunks:
+                    part = xp.matmul(
+                        gflat[:, :, lo:hi], geo.columns(planes, lo, hi).swapaxes(-1, -2)
+                    )
+                    gwk = part if gwk is None else xp.add(gwk, part, out=gwk)
                 gwk = gwk.reshape(g, og, len(wk), cg).transpose(2, 0, 1, 3)
             else:
                 gwk = xp.empty(wk.shape, dtype=grad.dtype)

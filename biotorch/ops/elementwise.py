@@ -87,13 +87,15 @@ def _masked(grad, keep):
     """``grad`` where ``keep`` holds, 0 elsewhere (``torch.where(keep, grad, 0)``).
 
     On the CPU a product with the mask is branch-free and ~10x faster than ``np.where`` on
-    masks like ReLU's; it differs only where ``grad`` is inf or nan, so those take ``where``.
+    masks like ReLU's; it differs only where ``grad`` is inf or nan (the product is nan there),
+    so a product whose sum is not finite is redone with ``where`` (the sum is one pass with no
+    temporary; an overflowing sum only costs that redo).
     """
     xp = array_module(grad)
     if xp is not np:
         return xp.where(keep, grad, 0)
     out = as_array(grad * keep)
-    if out.dtype.kind == "f" and not np.isfinite(out).all():
+    if out.dtype.kind == "f" and not np.isfinite(out.sum()):
         return np.where(keep, grad, 0)
     return out
 
@@ -137,9 +139,12 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """Saves each factor only for the other's gradient (``x * 2.0`` keeps no array)."""
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod
@@ -150,23 +155,25 @@ class Mul(Function):
 
 
 class Div(Function):
+    """Saves the divisor, and the quotient only for the divisor's gradient."""
+
     @staticmethod
     def forward(ctx, a, b):
         out = a / b
-        ctx.save_for_backward(b, out)
+        ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = grad / b if need_a else None
-        gb = None
-        if need_b:
-            gb = grad * out
-            gb /= b
-            gb *= -1.0
-        return ga, gb
+        ga = as_array(grad / b)
+        if not need_b:
+            return ga, None
+        xp = array_module(ga)
+        gb = as_array(xp.multiply(ga, out, out=None if need_a else ga))  # -(grad / b) * out
+        xp.negative(gb, out=gb)
+        return (ga if need_a else None), gb
 
 
 class _ZeroGrad(Function):
@@ -194,16 +201,17 @@ class RoundingDiv(_ZeroGrad):
 class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        if ctx.needs_input_grad[1]:  # the dividend's gradient is the incoming one
+            ctx.save_for_backward(a, b)
         return _module(a, b).remainder(a, b)
 
     @staticmethod
     def backward(ctx, grad):
+        if not ctx.needs_input_grad[1]:
+            return grad, None
         a, b = ctx.saved_tensors
-        gb = None
-        if ctx.needs_input_grad[1]:
-            gb = grad * _module(a, b).floor_divide(a, b)
-            gb *= -1.0
+        gb = grad * _module(a, b).floor_divide(a, b)
+        gb *= -1.0
         return grad, gb
 
 
@@ -211,13 +219,13 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = a**b
-        ctx.save_for_backward(a, b, out)
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
-        xp = array_module(out)
+        xp = array_module(grad)
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
@@ -560,7 +568,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (1.0 - out * out)
+        slope = as_array(out * out)  # 1 - tanh^2, one temporary
+        array_module(out).subtract(1.0, slope, out=slope)
+        slope *= grad
+        return slope
 
 
 class Sigmoid(Function):
@@ -573,7 +584,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out * (1.0 - out))
+        slope = as_array(1.0 - out)  # out * (1 - out), one temporary
+        slope *= out
+        slope *= grad
+        return slope
 
 
 class Relu(Function):

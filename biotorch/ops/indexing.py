@@ -17,6 +17,7 @@ import numpy as np
 
 from biotorch.autograd.function import Function
 from biotorch.backend import array_module
+from biotorch.ops.elementwise import _masked
 from biotorch.ops.promotion import is_scalar
 from biotorch.ops.shape import _wrap_dim, expand
 from biotorch.tensor import Tensor
@@ -150,10 +151,8 @@ class MaskedFill(Function):
     @staticmethod
     def backward(ctx, grad):
         (mask,) = ctx.saved_tensors
-        xp = array_module(grad)
-        zero = xp.zeros((), grad.dtype)
-        grad_a = xp.where(mask, zero, grad) if ctx.needs_input_grad[0] else None
-        grad_value = xp.where(mask, grad, zero).sum() if ctx.needs_input_grad[2] else None
+        grad_a = _masked(grad, ~mask) if ctx.needs_input_grad[0] else None
+        grad_value = _masked(grad, mask).sum() if ctx.needs_input_grad[2] else None
         return grad_a, None, grad_value
 
 
