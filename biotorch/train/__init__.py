@@ -66,6 +66,7 @@ from biotorch.train.checkpoint import (
 from biotorch.train.data import ALPHABETS, TransformedSubset, alphabet_named, load_data
 from biotorch.train.inputs import InputSpec, build_model, input_spec_for, takes_batch
 from biotorch.train.output import json_ready, tsv_text, write_json
+from biotorch.train.parallel import SplitBatchSampler
 from biotorch.train.predict import score_fasta
 from biotorch.train.task import Task, stratified_folds, stratified_split
 from biotorch.train.trainer import MONITORS, Callback, Trainer
@@ -77,6 +78,7 @@ __all__ = [
     "Callback",
     "InputSpec",
     "Scorer",
+    "SplitBatchSampler",
     "Task",
     "Trainer",
     "TransformedSubset",
