@@ -81,7 +81,7 @@ class Scorer:
     def scores(self, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, logits) of model outputs, as ``(N, outputs)`` NumPy arrays."""
         n = logits.shape[0]
-        probs = self.task.probabilities(logits).reshape(n, -1)
+        probs = self.task.probabilities(logits).reshape(n, self.task.num_outputs)
         return probs, logits.detach().cpu().numpy().reshape(n, -1)
 
     def stack_logits(self, outputs: list[bt.Tensor]) -> np.ndarray:
