@@ -162,6 +162,36 @@ def test_distributed_without_mpiexec_is_a_plain_run(data, tmp_path):
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
+def test_train_genome_two_ranks_like_one_process(tmp_path):
+    """Every rank draws the same genome windows each epoch and takes its share of them."""
+    rng = np.random.default_rng(3)
+    chroms = {"chr1": 6000, "chr2": 3000}
+    fa = _fasta(
+        tmp_path / "g.fa", ["".join(rng.choice(list("ACGT"), n)) for n in chroms.values()], "chr"
+    )
+    peaks = [(c, s) for c, n in (("chr0", 5700), ("chr1", 2700)) for s in rng.integers(0, n, 20)]
+    (tmp_path / "A.bed").write_text("".join(f"{c}\t{s}\t{s + 250}\n" for c, s in peaks))
+    argv = ["--genome", fa, "--peaks", f"A={tmp_path / 'A.bed'}", "--val-chroms", "chr1"]
+    argv += ["--length", 200, "--bin-size", 100, "--train-windows", 64, "--eval-windows", 32]
+    argv += ["--epochs", 2, "--patience", 9, "--quiet", "--model-arg", "channels=[8]"]
+    argv += ["--model-arg", "kernel_size=9", "--model-arg", "dropout=0"]
+    run("train_genome.py", *argv, "--batch-size", 32, "--output-dir", tmp_path / "one")
+    done = run(
+        "train_genome.py",
+        *argv,
+        "--distributed",
+        "--batch-size",
+        16,
+        "--output-dir",
+        tmp_path / "two",
+        ranks=2,
+    )
+    assert done.stdout.count("per target") == 1
+    one, two = (_params(tmp_path / k / "last.safetensors") for k in ("one", "two"))
+    for key in one:
+        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-6, err_msg=key)
+
+
 def test_shards_together_are_the_batches_of_one_process():
     """Rank r of 2 takes positions r::2 of each global batch (buckets) or of the permutation
     (DistributedSampler), so the ranks' step k together is one process's batch k."""
@@ -298,3 +328,10 @@ def test_missing_mpi4py_is_a_one_line_error(data, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("train_fasta.py: error: --distributed: ")
     assert 'pip install "biotorch[distributed]"' in lines[0]
+
+
+def test_distributed_trainer_needs_the_process_group():
+    from biotorch.train import Task, Trainer
+
+    with pytest.raises(ValueError, match="distributed=True needs the process group"):
+        Trainer(bt.nn.Linear(2, 1), Task("binary", ["y"]), distributed=True)

@@ -103,6 +103,11 @@ class Trainer:
     ) -> None:
         if monitor not in MONITORS:
             raise ValueError(f"Trainer: monitor {monitor!r}, expected one of {sorted(MONITORS)}")
+        if distributed and not dist.is_initialized():
+            raise ValueError(
+                "Trainer: distributed=True needs the process group; call "
+                "biotorch.distributed.init_process_group() first"
+            )
         self.model, self.task = model, task
         if optimizer is None:
             optimizer = bt.optim.Adam(model.parameters(), lr=1e-3)
