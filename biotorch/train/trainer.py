@@ -78,7 +78,8 @@ class Trainer:
             its shard): the training loss is averaged over the ranks, rank 0 alone evaluates
             the validation data (the others wait) and broadcasts its numbers, so every rank
             takes the same learning-rate and early-stopping decisions, and every rank waits
-            after each epoch until rank 0's checkpoints are complete.
+            after each epoch until rank 0's checkpoints are complete. (A callback that sets
+            ``stop_training`` must decide alike on every rank.)
     """
 
     def __init__(
