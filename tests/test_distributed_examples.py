@@ -1,10 +1,11 @@
 """``--distributed`` in the example scripts, proven with real ``mpiexec -n 2`` jobs: data-parallel
-training equals one process with the doubled batch, resume under mpiexec, sharded predict.py and
-score_variants.py write the single-process TSV byte for byte, and a failing or disagreeing rank
-ends the job at once. Each job runs a second or two on tiny data made here."""
+training equals one process with the doubled batch, resume under mpiexec, sharded predict.py,
+score_variants.py and interpret.py write the single-process tables byte for byte, and a failing
+or disagreeing rank ends the job at once. Each job runs a second or two on tiny data made here."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -335,3 +336,16 @@ def test_distributed_trainer_needs_the_process_group():
 
     with pytest.raises(ValueError, match="distributed=True needs the process group"):
         Trainer(bt.nn.Linear(2, 1), Task("binary", ["y"]), distributed=True)
+
+
+def test_sharded_interpret_writes_the_single_process_tables(data, tmp_path):
+    _, d = data
+    argv = ["deepbind_binding_task", "--fasta", d / "pos.fa", "--max", 3]
+    run("interpret.py", *argv, "-o", tmp_path / "one")
+    done = run("interpret.py", *argv, "--distributed", "-o", tmp_path / "two", ranks=2)
+    assert done.stdout.count("interpret: 3 sequence(s)") == 1
+    for name in ("ism.tsv", "attribution.tsv"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    pngs = {p.name for p in (tmp_path / "one").glob("*.png")}
+    assert len(pngs) == (3 if importlib.util.find_spec("matplotlib") else 0)
+    assert {p.name for p in (tmp_path / "two").glob("*.png")} == pngs  # each rank draws its own
