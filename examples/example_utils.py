@@ -111,7 +111,8 @@ def add_distributed_arguments(p: argparse.ArgumentParser, what: str) -> None:
         type=float,
         default=1800.0,
         metavar="SECONDS",
-        help="how long a rank waits for the others in any collective before the job fails",
+        help="how long a rank waits for the others in any collective before the job fails "
+        "(default %(default)g)",
     )
 
 
