@@ -219,7 +219,7 @@ class Trainer:
 
     def _validate(self, loader: Iterable) -> tuple[float, dict]:
         """(loss, metrics) on the validation data; in a distributed run rank 0's, everywhere."""
-        if self.distributed and not self.is_main_process:
+        if self.distributed and dist.get_rank() != 0:
             loss, scores = None, {}
         else:
             loss, y, p = self.evaluate(loader)
