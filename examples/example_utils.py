@@ -16,14 +16,17 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import biotorch as bt
+import biotorch.distributed as dist
 from biotorch import metrics
 from biotorch._atomic import atomic_output
+from biotorch.nn.parallel import DistributedDataParallel
 from biotorch.train import (
     MONITORS,
     Callback,
@@ -59,7 +62,12 @@ def device_arg(name: str) -> str:
 def add_training_arguments(group: argparse._ArgumentGroup, epochs: int, patience: int) -> None:
     """The options of :func:`train_and_report` (``train_fasta.py``, ``train_genome.py``)."""
     group.add_argument("--epochs", type=int, default=epochs)
-    group.add_argument("--batch-size", type=int, default=64)
+    group.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="training batch per process (with --distributed the global batch is N times this)",
+    )
     group.add_argument("--lr", type=float, default=3e-3)
     group.add_argument("--weight-decay", type=float, default=0.0)
     group.add_argument("--patience", type=int, default=patience, help="early stopping (epochs)")
@@ -88,16 +96,75 @@ def add_scoring_arguments(p: argparse.ArgumentParser, batch_size: int) -> None:
     p.add_argument("--device", default="cpu", type=device_arg)
 
 
+def add_distributed_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--distributed`` and ``--dist-timeout`` (see :func:`init_distributed`)."""
+    g = p.add_argument_group("several processes")
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help=f"{what} with every process of `mpiexec -n N python ...` (needs "
+        '`pip install "biotorch[distributed]"`); only rank 0 writes files and prints. Without '
+        "mpiexec it is a world of one",
+    )
+    g.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="how long a rank waits for the others in any collective before the job fails "
+        "(default %(default)g)",
+    )
+
+
+def init_distributed(args: argparse.Namespace) -> bool:
+    """Join the ``mpiexec`` job when ``--distributed`` was given; True on rank 0 (and in every
+    run without ``--distributed``). The other ranks ignore warnings, which repeat rank 0's (every
+    rank reads the same input). A missing mpi4py stops the script with the install command."""
+    if not args.distributed:
+        return True
+    if args.dist_timeout <= 0:
+        raise SystemExit(f"--dist-timeout {args.dist_timeout:g}: expected a positive number")
+    try:
+        dist.init_process_group(timeout=timedelta(seconds=args.dist_timeout))
+    except ImportError as err:
+        raise SystemExit(f"{Path(sys.argv[0]).name}: error: --distributed: {err}") from None
+    if not dist.is_main_process():
+        warnings.simplefilter("ignore")
+    return dist.is_main_process()
+
+
 def run_cli(main: Callable[[], Any]) -> None:
     """Run a script's ``main()``. Bad input (a missing or malformed file, checkpoint or weights
-    name, an invalid value) ends it with one line on stderr and exit status 1 instead of a
-    traceback; ``BIOTORCH_TRACEBACK=1`` shows the traceback."""
+    name, an invalid value, ranks that disagree) ends it with one line on stderr and exit status
+    1 instead of a traceback; ``BIOTORCH_TRACEBACK=1`` shows the traceback. In a job of several
+    ranks, an error or exit on one rank aborts them all (nobody waits for it until the timeout);
+    the line names the rank."""
     try:
         main()
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, dist.DistributedError) as err:
         if os.environ.get("BIOTORCH_TRACEBACK"):
             raise
-        sys.exit(f"{Path(sys.argv[0]).name}: error: {err}")
+        where = f" (rank {dist.get_rank()})" if _several_ranks() else ""
+        _exit(f"{Path(sys.argv[0]).name}: error{where}: {err}")
+    except SystemExit as done:
+        if done.code not in (None, 0):
+            _exit(done.code)
+        raise
+
+
+def _several_ranks() -> bool:
+    return dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _exit(message: Any) -> None:
+    """Exit with status 1 and ``message``; in a job of several ranks, abort every rank."""
+    if not _several_ranks():
+        sys.exit(message)
+    if not isinstance(message, int):
+        print(message, file=sys.stderr, flush=True)
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Abort(1)
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -126,12 +193,17 @@ def train_and_report(
     inputs: InputSpec,
     loaders: dict[str, Any],
     args: argparse.Namespace,
-) -> dict:
+) -> dict | None:
     """The scripts' training run: Adam + ReduceLROnPlateau (halving) in a
     :class:`~biotorch.train.Trainer`, early stopping on ``args.monitor``, ``best``/``last``
     checkpoints, ``metrics.json`` and ``training_curve.png`` in ``args.output_dir``;
-    ``args.resume`` continues a run. Returns the metrics of the best epoch's model."""
+    ``args.resume`` continues a run. Returns the metrics of the best epoch's model.
+
+    With ``args.distributed`` (after :func:`init_distributed`; ``loaders["train"]`` holds this
+    rank's shard) the model is wrapped in ``DistributedDataParallel``, rank 0 alone evaluates,
+    prints and writes, and the other ranks return None."""
     out = Path(args.output_dir)
+    main_process = dist.is_main_process()
     config = checkpoint_config(
         model_name,
         kwargs,
@@ -140,6 +212,8 @@ def train_and_report(
         args={k: v for k, v in vars(args).items() if k != "resume"},
         num_params=sum(p.numel() for p in model.parameters()),
     )
+    if args.distributed:
+        model = DistributedDataParallel(model)  # every rank starts from rank 0's weights
     trainer = Trainer(
         model,
         task,
@@ -156,16 +230,22 @@ def train_and_report(
         model_input=inputs.model_input,
         max_steps=args.max_steps,
         progress=not args.quiet and sys.stderr.isatty(),
+        is_main_process=main_process,
+        distributed=args.distributed,
     )
     if args.resume:
         trainer.load_checkpoint(args.resume)
     sizes = {k: len(v.dataset) for k, v in loaders.items()}
-    print(
-        f"{model_name}: {config['num_params']:,} parameters, task {task.kind} "
-        f"({', '.join(task.names[:5])}), data {sizes}, device {args.device}"
-    )
+    ranks = f", {dist.get_world_size()} processes" if args.distributed else ""
+    if main_process:
+        print(
+            f"{model_name}: {config['num_params']:,} parameters, task {task.kind} "
+            f"({', '.join(task.names[:5])}), data {sizes}, device {args.device}{ranks}"
+        )
     start = time.perf_counter()
     trainer.fit(loaders["train"], loaders["val"])
+    if not main_process:
+        return None
     trainer.load_best()
     state = trainer.state
     result = {

@@ -29,6 +29,9 @@ training length that pretrained weights record), without padding.
 
 ``--bed BED --genome FASTA`` explains the genome windows of the model's input length (``--length``
 for models that record none) centred on the intervals, named by the BED name column.
+
+``--distributed`` (under ``mpiexec -n N``): each process explains a contiguous block of the
+sequences and draws their PNGs; rank 0 writes the two tables, the same bytes as one process.
 """
 
 from __future__ import annotations
@@ -39,8 +42,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from example_utils import device_arg, for_windows, pyplot, run_cli, save_figure
+from example_utils import (
+    add_distributed_arguments,
+    device_arg,
+    for_windows,
+    init_distributed,
+    pyplot,
+    run_cli,
+    save_figure,
+)
 
+import biotorch.distributed as dist
 from biotorch import nn
 from biotorch._atomic import atomic_write_text
 from biotorch.data import Genome, dinucleotide_shuffle, encode, one_hot, read_bed, read_fasta
@@ -53,6 +65,7 @@ from biotorch.interpret import (
     saliency,
 )
 from biotorch.train import ALPHABETS, Scorer, load_scorer, tsv_text
+from biotorch.train.parallel import gather_rows
 
 NUCLEOTIDE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839"}
 # Amino acids by chemistry (WebLogo's scheme): polar, amide, basic, acidic, hydrophobic.
@@ -93,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--steps", type=int, default=32, help="integrated gradients: path steps")
     p.add_argument("--device", default="cpu", type=device_arg)
+    add_distributed_arguments(p, "explain")
     return p.parse_args(argv)
 
 
@@ -114,17 +128,14 @@ def explain(scorer: Scorer, sequence: str, target: int, args: argparse.Namespace
     tokens = batch.inputs
     if inputs.takes_batch:  # variable-length models ignore padding: drop it
         tokens = tokens[:, batch.mask[0]]
-    # Token models with an embedding layer are explained at it; the others (one-hot models, and
-    # token models that one-hot encode their tokens, which take one-hot input too) at one-hot.
-    embedded = not inputs.one_hot and any(isinstance(m, nn.Embedding) for m in model.modules())
+    method = attribution_name(scorer, args)
+    embedded = method == "embedding_x_gradient"
     x = tokens if embedded else one_hot(tokens, alphabet, n_value=inputs.n_value)
     ism = in_silico_mutagenesis(model, x, alphabet, target=target, device=device)
     if embedded:
-        method = "embedding_x_gradient"
         attribution = embedding_x_gradient(model, x, target, device=device)[0]
         sal = embedding_saliency(model, x, target, device=device)[0]
-    elif args.attribution == "integrated_gradients":
-        method = "integrated_gradients"
+    elif method == "integrated_gradients":
         baselines = shuffled_baselines(tokens, batch.mask, alphabet, inputs.n_value, args)
         repeated = np.repeat(x, len(baselines), axis=0)
         attribution = integrated_gradients(
@@ -133,7 +144,6 @@ def explain(scorer: Scorer, sequence: str, target: int, args: argparse.Namespace
         attribution = attribution.sum(dim=1).mean(dim=0)
         sal = saliency(model, x, target, device=device)[0].amax(dim=0)
     else:
-        method = "input_x_gradient"
         attribution = input_x_gradient(model, x, target, mean_centered=True, device=device)
         attribution = attribution[0].sum(dim=0)
         sal = saliency(model, x, target, device=device)[0].amax(dim=0)
@@ -146,6 +156,16 @@ def explain(scorer: Scorer, sequence: str, target: int, args: argparse.Namespace
         "attribution": attribution.cpu().numpy(),
         "saliency": sal.cpu().numpy(),
     }
+
+
+def attribution_name(scorer: Scorer, args: argparse.Namespace) -> str:
+    """The attribution method for this model: token models with an embedding layer are explained
+    at it; the others (one-hot models, and token models that one-hot encode their tokens, which
+    take one-hot input too) at one-hot, with ``--attribution``."""
+    model = scorer.model
+    if not scorer.inputs.one_hot and any(isinstance(m, nn.Embedding) for m in model.modules()):
+        return "embedding_x_gradient"
+    return args.attribution
 
 
 def shuffled_baselines(tokens, mask, alphabet, n_value: float, args) -> np.ndarray:
@@ -229,6 +249,7 @@ def genome_windows(bed: str, genome: Genome, length: int) -> list[tuple[str, str
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    init_distributed(args)
     scorer = load_scorer(args.model, args.device)
     records = [(f"seq{i + 1}", s) for i, s in enumerate(args.sequence)]
     if args.fasta:
@@ -250,7 +271,8 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     ism_rows, attr_rows = [], []
     results = {}
-    for rid, seq in records:
+    mine = dist.shard_indices(len(records)) if args.distributed else range(len(records))
+    for rid, seq in (records[i] for i in mine):
         res = explain(scorer, seq, target, args)
         results[rid] = res
         for i, letter in enumerate(res["reference"]):
@@ -259,8 +281,17 @@ def main(argv: list[str] | None = None) -> dict:
             attr_rows.append([rid, str(i), letter, *(f"{v:.5g}" for v in values)])
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", rid)
         plot(res, alphabet, f"{rid}: {scorer.task.names[target]}", out / f"{safe}.png")
-    ism = tsv_text(["id", "position", "reference", *ALPHABETS[alphabet].letters], ism_rows)
-    attr = tsv_text(["id", "position", "reference", res["method"], "saliency"], attr_rows)
+    letters = ALPHABETS[alphabet].letters
+    if args.distributed:  # rows in rank order are the rows in record order
+        ism_rows = gather_rows(np.array(ism_rows, dtype=str).reshape(-1, 3 + len(letters)))
+        attr_rows = gather_rows(np.array(attr_rows, dtype=str).reshape(-1, 5))
+        if ism_rows is None:
+            return results
+        ism_rows, attr_rows = ism_rows.tolist(), attr_rows.tolist()
+    ism = tsv_text(["id", "position", "reference", *letters], ism_rows)
+    attr = tsv_text(
+        ["id", "position", "reference", attribution_name(scorer, args), "saliency"], attr_rows
+    )
     atomic_write_text(out / "ism.tsv", ism)
     atomic_write_text(out / "attribution.tsv", attr)
     print(f"interpret: {len(records)} sequence(s) -> {out}/ism.tsv, attribution.tsv, *.png")

@@ -16,6 +16,10 @@ model's input length (``--length`` for models that record none) centred on each 
     python examples/predict.py deepbind_binding_task seqs.fa -o scores.tsv
     python examples/predict.py runs/train_fasta/best.safetensors seqs.fa --both-strands mean
     python examples/predict.py motif_cnn_regulatory --bed peaks.bed --genome hg38.fa
+    mpiexec -n 4 python examples/predict.py deepbind_binding_task seqs.fa --distributed -o s.tsv
+
+``--distributed``: every process of ``mpiexec`` scores a contiguous run of the batches one
+process would form and rank 0 writes the TSV, byte for byte the single-process one.
 """
 
 from __future__ import annotations
@@ -25,11 +29,19 @@ import sys
 from typing import Any
 
 import numpy as np
-from example_utils import add_scoring_arguments, for_windows, run_cli, write_tsv
+from example_utils import (
+    add_distributed_arguments,
+    add_scoring_arguments,
+    for_windows,
+    init_distributed,
+    run_cli,
+    write_tsv,
+)
 
 import biotorch as bt
 from biotorch.data import DataLoader, Genome, IntervalDataset, read_bed
 from biotorch.train import Scorer, load_scorer, score_fasta
+from biotorch.train.parallel import gather_rows, rank_batches
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,28 +55,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--length", type=int, help="--bed window length (default: the model's)")
     p.add_argument("--logits", action="store_true", help="also write the raw logits")
     add_scoring_arguments(p, batch_size=256)
+    add_distributed_arguments(p, "score")
     return p.parse_args(argv)
 
 
 def score_intervals(
-    scorer: Scorer, table: Any, genome: Genome, both_strands: str | None, batch_size: int, device
-) -> tuple[np.ndarray, np.ndarray]:
+    scorer: Scorer, table: Any, genome: Genome, args: argparse.Namespace
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(probabilities, logits) of the genome windows centred on the intervals of ``table``
-    (``scorer`` set up by ``for_windows``)."""
+    (``scorer`` set up by ``for_windows``); with ``--distributed`` each rank scores its run of
+    the batches and rank 0 returns all (the others None)."""
     ds = IntervalDataset(table, genome, scorer.inputs.input_length)
+    batches = [
+        range(i, min(i + args.batch_size, len(ds))) for i in range(0, len(ds), args.batch_size)
+    ]
     loader = DataLoader(
-        ds, batch_size=batch_size, collate_fn=scorer.inputs.collator(), device=device
+        ds,
+        batch_sampler=rank_batches(batches) if args.distributed else batches,
+        collate_fn=scorer.inputs.collator(),
+        device=args.device,
     )
-    model = scorer.strand_model(both_strands)
+    model = scorer.strand_model(args.both_strands)
     with bt.no_grad():
-        logits = [model(scorer.inputs.model_input(batch)) for batch in loader]
-    return scorer.scores(bt.cat(logits))
+        logits = scorer.stack_logits([model(scorer.inputs.model_input(b)) for b in loader])
+    if args.distributed:
+        logits = gather_rows(logits)
+    return None if logits is None else scorer.scores(bt.tensor(logits, device=args.device))
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if (args.fasta is None) == (args.bed is None) or (args.bed is None) != (args.genome is None):
         raise SystemExit("predict: give a FASTA file, or --bed BED with --genome FASTA")
+    if args.batch_size < 1:
+        raise SystemExit(f"predict: --batch-size {args.batch_size}, expected >= 1")
+    init_distributed(args)
     scorer = load_scorer(args.model, args.device)
     names = scorer.task.names
     logit_names = [f"logit_{n}" for n in names] if args.logits else []
@@ -72,15 +97,19 @@ def main(argv: list[str] | None = None) -> None:
         scorer = for_windows(scorer, args.length, "predict")
         genome = Genome(args.genome)
         table = read_bed(args.bed, genome)
-        probs, logits = score_intervals(
-            scorer, table, genome, args.both_strands, args.batch_size, args.device
-        )
+        scores = score_intervals(scorer, table, genome, args)
+        if scores is None:  # not rank 0
+            return
+        probs, logits = scores
         keys = ["chrom", "start", "end"] + ["name"] * ("name" in table.columns)
         rows = table[keys].astype(str).to_numpy().tolist()
     else:
-        ids, lengths, probs, logits = score_fasta(
-            scorer, args.fasta, args.both_strands, args.batch_size, args.device
+        scores = score_fasta(
+            scorer, args.fasta, args.both_strands, args.batch_size, args.device, args.distributed
         )
+        if scores is None:  # not rank 0
+            return
+        ids, lengths, probs, logits = scores
         fixed = scorer.inputs.input_length
         if fixed is not None and (lengths != fixed).any():
             print(

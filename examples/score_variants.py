@@ -13,6 +13,11 @@ mean|max`` scores each window and its reverse complement (:class:`biotorch.model
     python examples/score_variants.py motif_cnn_regulatory --genome hg38.fa --vcf gwas.vcf
     python examples/score_variants.py runs/train_genome/best.safetensors --genome g.fa \\
         --vcf v.vcf.gz --both-strands mean -o effects.tsv
+    mpiexec -n 4 python examples/score_variants.py motif_cnn_regulatory --genome hg38.fa \\
+        --vcf gwas.vcf --distributed -o effects.tsv
+
+``--distributed``: every process of ``mpiexec`` scores a contiguous run of the batches one
+process would form and rank 0 writes the TSV, byte for byte the single-process one.
 """
 
 from __future__ import annotations
@@ -20,11 +25,19 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from example_utils import add_scoring_arguments, for_windows, run_cli, write_tsv
+from example_utils import (
+    add_distributed_arguments,
+    add_scoring_arguments,
+    for_windows,
+    init_distributed,
+    run_cli,
+    write_tsv,
+)
 
 import biotorch as bt
 from biotorch.data import Genome, VariantDataset
 from biotorch.train import Scorer, load_scorer
+from biotorch.train.parallel import gather_rows, rank_batches
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,6 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="drop symbolic alleles and REF mismatches with a warning instead of stopping",
     )
     add_scoring_arguments(p, batch_size=128)
+    add_distributed_arguments(p, "score")
     return p.parse_args(argv)
 
 
@@ -52,33 +66,46 @@ def window_logits(
     return model(scorer.inputs.model_input(batch)).reshape(len(windows), -1)
 
 
-def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace) -> dict:
+def score_variants(scorer: Scorer, ds: VariantDataset, args: argparse.Namespace) -> dict | None:
     """Reference and alternative probabilities and the logit differences, ``(variants,
-    outputs)`` each."""
+    outputs)`` each; with ``--distributed`` each rank scores its run of the batches and rank 0
+    returns all (the others None)."""
     model = scorer.strand_model(args.both_strands)
-    parts: dict[str, list[np.ndarray]] = {"ref": [], "alt": [], "diff": []}
+    size = args.batch_size
+    batches = [range(i, min(i + size, len(ds))) for i in range(0, len(ds), size)]
+    logits: dict[str, list[bt.Tensor]] = {"ref": [], "alt": []}
     with bt.no_grad():
-        for start in range(0, len(ds), args.batch_size):
-            pairs = [ds[i] for i in range(start, min(start + args.batch_size, len(ds)))]
-            ref = window_logits(scorer, model, [r for r, _ in pairs], args.device)
-            alt = window_logits(scorer, model, [a for _, a in pairs], args.device)
-            for name, logits in (("ref", ref), ("alt", alt)):
-                parts[name].append(scorer.scores(logits)[0])
-            parts["diff"].append((alt - ref).cpu().numpy())
-    width = len(scorer.task.names)
-    return {k: np.concatenate(v) if v else np.zeros((0, width)) for k, v in parts.items()}
+        for batch in rank_batches(batches) if args.distributed else batches:
+            pairs = [ds[i] for i in batch]
+            for j, name in enumerate(("ref", "alt")):
+                windows = [pair[j] for pair in pairs]
+                logits[name].append(window_logits(scorer, model, windows, args.device))
+    stacked = {k: scorer.stack_logits(v) for k, v in logits.items()}
+    if args.distributed:
+        stacked = {k: gather_rows(v) for k, v in stacked.items()}
+        if stacked["ref"] is None:
+            return None
+    ref, alt = (bt.tensor(stacked[k], device=args.device) for k in ("ref", "alt"))
+    return {
+        "ref": scorer.scores(ref)[0],
+        "alt": scorer.scores(alt)[0],
+        "diff": (alt - ref).cpu().numpy(),
+    }
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict | None:
     args = parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit(f"score_variants: --batch-size {args.batch_size}, expected >= 1")
+    init_distributed(args)
     scorer = for_windows(load_scorer(args.model, args.device), args.length, "score_variants")
     length = scorer.inputs.input_length
     genome = Genome(args.genome)
     on_error = "skip" if args.skip_unscorable else "raise"
     ds = VariantDataset(args.vcf, genome, length, on_error)
     scores = score_variants(scorer, ds, args)
+    if scores is None:  # not rank 0
+        return None
     names = scorer.task.names
     columns = [f"{n}_{part}" for n in names for part in ("ref", "alt", "diff")]
     rows = []

@@ -22,6 +22,16 @@ get the whole padded :class:`~biotorch.data.Batch` (masks and lengths).
     python examples/train_fasta.py                                 # embedded binding task
     python examples/train_fasta.py --data neg=neg.fa,pos=pos.fa --model deepbind_hidden
     python examples/train_fasta.py --resume runs/train_fasta/last.safetensors --epochs 20
+    mpiexec -n 2 python examples/train_fasta.py --distributed --batch-size 32
+
+``--distributed`` trains data-parallel in every process that ``mpiexec`` starts: each rank
+loads the same data and split, trains on its shard of every epoch (``DistributedSampler``, or
+the length buckets' batches split between ranks) with gradients averaged by
+``DistributedDataParallel``; ``--batch-size`` is per process, so ``-n 2 --batch-size 32``
+takes the steps of one process with ``--batch-size 64``. Rank 0 alone validates (its numbers
+drive the learning rate and early stopping on every rank), writes the checkpoints and files
+and prints; ``--resume`` works the same (every rank loads the checkpoint). Every rank uses the
+same ``--seed``, so dropout masks are the same on every rank.
 """
 
 from __future__ import annotations
@@ -33,18 +43,22 @@ from typing import Any
 import numpy as np
 from example_utils import (
     REPO,
+    add_distributed_arguments,
     add_training_arguments,
     device_arg,
+    init_distributed,
     model_for,
     run_cli,
     train_and_report,
 )
 
 import biotorch as bt
-from biotorch.data import BucketBatchSampler, DataLoader
+import biotorch.distributed as dist
+from biotorch.data import BucketBatchSampler, DataLoader, DistributedSampler
 from biotorch.data.transforms import Compose, RandomReverseComplement, RandomTranslate
 from biotorch.train import (
     InputSpec,
+    SplitBatchSampler,
     Task,
     TransformedSubset,
     alphabet_named,
@@ -119,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--output-dir", default="runs/train_fasta")
     r.add_argument("--resume", help="checkpoint to continue from (e.g. OUTPUT/last.safetensors)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_distributed_arguments(p, "train")
     return p.parse_args(argv)
 
 
@@ -173,17 +188,39 @@ def split_data(args: argparse.Namespace) -> tuple[dict[str, TransformedSubset], 
 def make_loader(
     ds: TransformedSubset, inputs: InputSpec, args: argparse.Namespace, train: bool
 ) -> DataLoader:
-    """Shuffled (train) or ordered batches; length buckets for models that take any length."""
+    """Shuffled (train) or ordered batches; length buckets for models that take any length.
+
+    Training batches are this rank's shares (all of them without a process group) of the
+    batches one process would train on with ``--batch-size`` times the number of ranks: rank
+    ``r`` of ``N`` takes samples ``r, r + N, ...`` of the epoch's permutation
+    (``DistributedSampler``) or of each length bucket's batch (``SplitBatchSampler``), so the
+    ranks' steps together are the steps of one process with the global batch. Augmentation
+    draws from a stream seeded by ``--seed`` plus the rank. Evaluation batches are whole
+    (rank 0 evaluates alone)."""
     common = dict(collate_fn=inputs.collator(), num_workers=args.workers, device=args.device)
-    size = args.batch_size if train else 2 * args.batch_size
+    rank, ranks = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    seed = args.seed + rank
     if inputs.input_length is None:
-        sampler = BucketBatchSampler(ds.lengths, size, shuffle=train, seed=args.seed)
-        return DataLoader(ds, batch_sampler=sampler, seed=args.seed, **common)
-    return DataLoader(ds, batch_size=size, shuffle=train, seed=args.seed, **common)
+        if train:
+            whole = BucketBatchSampler(
+                ds.lengths, ranks * args.batch_size, seed=args.seed, num_replicas=1, rank=0
+            )
+            sampler = SplitBatchSampler(whole)
+        else:
+            sampler = BucketBatchSampler(
+                ds.lengths, 2 * args.batch_size, shuffle=False, num_replicas=1, rank=0
+            )
+        return DataLoader(ds, batch_sampler=sampler, seed=seed, **common)
+    if train:
+        shard = DistributedSampler(ds, seed=args.seed)
+        return DataLoader(ds, batch_size=args.batch_size, sampler=shard, seed=seed, **common)
+    return DataLoader(ds, batch_size=2 * args.batch_size, seed=seed, **common)
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Train, validate each epoch, early-stop, evaluate the best checkpoint; returns metrics."""
+def run(args: argparse.Namespace) -> dict | None:
+    """Train, validate each epoch, early-stop, evaluate the best checkpoint; returns metrics
+    (None on the ranks other than 0 of a distributed run)."""
+    init_distributed(args)
     bt.manual_seed(args.seed)
     parts, task = split_data(args)
     alphabet = alphabet_from(args)
@@ -201,7 +238,7 @@ def alphabet_from(args: argparse.Namespace) -> Any:
         raise SystemExit(f"--{err}") from None
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict | None:
     return run(parse_args(argv))
 
 

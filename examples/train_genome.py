@@ -15,6 +15,11 @@ units). Windows are redrawn every epoch
     python examples/train_genome.py
     python examples/train_genome.py --genome hg38.fa --peaks CTCF=ctcf.bed,DNase=dnase.bed \\
         --blacklist blacklist.bed --val-chroms chr7 --test-chroms chr8,chr9 --length 1000
+    mpiexec -n 2 python examples/train_genome.py --distributed --batch-size 32
+
+``--distributed`` trains data-parallel as in ``train_fasta.py``: every rank draws the same
+windows each epoch and takes its share of them (``DistributedSampler``); ``--batch-size`` is
+per process; rank 0 alone validates, writes and prints.
 """
 
 from __future__ import annotations
@@ -26,15 +31,17 @@ from typing import Any
 import numpy as np
 from example_utils import (
     REPO,
+    add_distributed_arguments,
     add_training_arguments,
     device_arg,
+    init_distributed,
     model_for,
     run_cli,
     train_and_report,
 )
 
 import biotorch as bt
-from biotorch.data import DNA, DataLoader, Dataset, Genome, GenomeWindowSampler
+from biotorch.data import DNA, DataLoader, Dataset, DistributedSampler, Genome, GenomeWindowSampler
 from biotorch.train import Task, input_spec_for
 
 GENOME = REPO / "datasets" / "genome"
@@ -73,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--output-dir", default="runs/train_genome")
     r.add_argument("--resume")
     r.add_argument("--quiet", action="store_true")
+    add_distributed_arguments(p, "train")
     args = p.parse_args(argv)
     if args.genome is None:  # the embedded genome, with its peaks, blacklist and holdout
         args.genome = str(GENOME / "genome.fa.gz")
@@ -109,7 +117,8 @@ def holdout(args: argparse.Namespace) -> dict[str, list[str]]:
     return {k: v.split(",") for k, v in out.items() if v}
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict | None:
+    init_distributed(args)
     bt.manual_seed(args.seed)
     genome = Genome(args.genome)
     peaks = dict(part.split("=", 1) for part in args.peaks.split(","))
@@ -146,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
         k: DataLoader(
             v,
             batch_size=args.batch_size * (1 if k == "train" else 2),
-            shuffle=k == "train",
+            sampler=DistributedSampler(v, seed=args.seed) if k == "train" else None,
             collate_fn=collate,
             num_workers=args.workers,
             device=args.device,
@@ -155,6 +164,8 @@ def run(args: argparse.Namespace) -> dict:
         for k, v in data.items()
     }
     result = train_and_report(model, name, kwargs, task, inputs, loaders, args)
+    if result is None:  # not rank 0
+        return None
     final = result.get("test", result["val"])
     per = final["per_target"]
     print(f"per target ({'test' if 'test' in result else 'validation'} chromosomes):")
@@ -165,7 +176,7 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict | None:
     return run(parse_args(argv))
 
 

@@ -16,7 +16,12 @@
 Data-parallel training: the trainer calls the model as given (a wrapper such as
 ``DistributedDataParallel`` works unchanged), saves ``model.module``'s state when the model has
 ``module``, calls ``set_epoch(epoch)`` on the loader and on its ``sampler``/``batch_sampler`` when
-they have it, and with ``is_main_process=False`` writes no files and shows no progress.
+they have it, and with ``is_main_process=False`` writes no files and shows no progress;
+``distributed=True`` averages the training loss over the ranks and shares rank 0's validation
+numbers with all (see :class:`Trainer`). :mod:`biotorch.train.parallel` holds the sharding
+helpers: :class:`SplitBatchSampler` (each rank's part of every batch of one process) and, for
+scoring bit-identical to one process, ``rank_batches``/``gather_rows`` (whole batches per rank,
+rows gathered in rank order; ``score_fasta(..., distributed=True)`` uses them).
 
 Checkpoint format (version 1): one ``biotorch.save`` (safetensors) file holding a dict
 
@@ -66,6 +71,7 @@ from biotorch.train.checkpoint import (
 from biotorch.train.data import ALPHABETS, TransformedSubset, alphabet_named, load_data
 from biotorch.train.inputs import InputSpec, build_model, input_spec_for, takes_batch
 from biotorch.train.output import json_ready, tsv_text, write_json
+from biotorch.train.parallel import SplitBatchSampler
 from biotorch.train.predict import score_fasta
 from biotorch.train.task import Task, stratified_folds, stratified_split
 from biotorch.train.trainer import MONITORS, Callback, Trainer
@@ -77,6 +83,7 @@ __all__ = [
     "Callback",
     "InputSpec",
     "Scorer",
+    "SplitBatchSampler",
     "Task",
     "Trainer",
     "TransformedSubset",

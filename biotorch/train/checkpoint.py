@@ -81,8 +81,16 @@ class Scorer:
     def scores(self, logits: bt.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, logits) of model outputs, as ``(N, outputs)`` NumPy arrays."""
         n = logits.shape[0]
-        probs = self.task.probabilities(logits).reshape(n, -1)
+        probs = self.task.probabilities(logits).reshape(n, self.task.num_outputs)
         return probs, logits.detach().cpu().numpy().reshape(n, -1)
+
+    def stack_logits(self, outputs: list[bt.Tensor]) -> np.ndarray:
+        """Model outputs of several batches as one ``(N, outputs)`` NumPy array; no outputs (a
+        rank without rows) give ``(0, outputs)`` in the model's dtype."""
+        if outputs:
+            return np.concatenate([o.detach().cpu().numpy().reshape(len(o), -1) for o in outputs])
+        dtype = next(iter(self.model.parameters())).detach().cpu().numpy().dtype
+        return np.zeros((0, self.task.num_outputs), dtype=dtype)
 
     def strand_model(self, mode: str | None) -> bt.nn.Module:
         """The model, or its average (``mode="mean"``) or maximum (``"max"``) over both strands

@@ -8,6 +8,7 @@ import biotorch as bt
 from biotorch.data import DataLoader, FastaDataset
 from biotorch.train.checkpoint import Scorer
 from biotorch.train.data import ALPHABETS
+from biotorch.train.parallel import gather_rows, rank_batches
 
 
 class _Records:
@@ -29,29 +30,37 @@ def score_fasta(
     both_strands: str | None = None,
     batch_size: int = 256,
     device: str = "cpu",
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    distributed: bool = False,
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
     """(ids, lengths, probabilities, logits) of every record of ``fasta``, in file order;
-    ``both_strands`` is ``None``, ``"mean"`` or ``"max"`` (:meth:`Scorer.strand_model`)."""
+    ``both_strands`` is ``None``, ``"mean"`` or ``"max"`` (:meth:`Scorer.strand_model`).
+
+    ``distributed``: every rank of the process group scores its contiguous block of the batches
+    a single process would form (:func:`~biotorch.train.parallel.rank_batches`); rank 0 returns
+    the results of all, identical to a single-process run, and the other ranks return None."""
     alphabet = ALPHABETS[scorer.inputs.alphabet]
     ds = FastaDataset(fasta, alphabet)
     model = scorer.strand_model(both_strands)
+    batches = _batches(ds.lengths, batch_size, scorer)
+    if distributed:
+        batches = rank_batches(batches)
     loader = DataLoader(
         _Records(ds),
-        batch_sampler=_batches(ds.lengths, batch_size, scorer),
+        batch_sampler=batches,
         collate_fn=scorer.inputs.collator(),
         device=device,
     )
-    ids, logits = [], []
     with bt.no_grad():
-        for batch in loader:
-            logits.append(model(scorer.inputs.model_input(batch)))
-            ids += batch.ids
-    position = {rid: i for i, rid in enumerate(ds.ids)}
-    order = np.argsort([position[rid] for rid in ids])
-    ids = [ids[i] for i in order]
-    out = bt.cat(logits) if len(logits) > 1 else logits[0]
-    probs, out = scorer.scores(out[bt.tensor(order, device=out.device)])
-    return ids, ds.lengths, probs, out
+        outputs = [model(scorer.inputs.model_input(batch)) for batch in loader]
+    records = np.array([i for batch in batches for i in batch], dtype=np.int64)
+    logits = scorer.stack_logits(outputs)
+    if distributed:
+        logits, records = gather_rows(logits), gather_rows(records)
+    if logits is None:
+        return None
+    in_file_order = bt.tensor(logits[np.argsort(records)], device=device)
+    probs, logits = scorer.scores(in_file_order)
+    return [str(i) for i in ds.ids], ds.lengths, probs, logits
 
 
 def _batches(lengths: np.ndarray, batch_size: int, scorer: Scorer) -> list[list[int]]:

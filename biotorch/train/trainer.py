@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 import biotorch as bt
+import biotorch.distributed as dist
 from biotorch.optim.lr_scheduler import ReduceLROnPlateau
 from biotorch.train.checkpoint import rng_states, save_checkpoint, set_rng_states, unwrap
+from biotorch.train.parallel import broadcast_values
 from biotorch.train.task import Task
 
 #: Whether a larger (``max``) or smaller (``min``) value of each monitored metric is better.
@@ -71,6 +73,13 @@ class Trainer:
         progress: show a tqdm bar per epoch (when tqdm is installed).
         is_main_process: False on the other ranks of a data-parallel run: they write no files
             and show no progress.
+        distributed: True on every rank of a data-parallel run (after
+            :func:`~biotorch.distributed.init_process_group`; each rank's training loader holds
+            its shard): the training loss is averaged over the ranks, rank 0 alone evaluates
+            the validation data (the others wait) and broadcasts its numbers, so every rank
+            takes the same learning-rate and early-stopping decisions, and every rank waits
+            after each epoch until rank 0's checkpoints are complete. (A callback that sets
+            ``stop_training`` must decide alike on every rank.)
     """
 
     def __init__(
@@ -91,9 +100,15 @@ class Trainer:
         max_steps: int | None = None,
         progress: bool = False,
         is_main_process: bool = True,
+        distributed: bool = False,
     ) -> None:
         if monitor not in MONITORS:
             raise ValueError(f"Trainer: monitor {monitor!r}, expected one of {sorted(MONITORS)}")
+        if distributed and not dist.is_initialized():
+            raise ValueError(
+                "Trainer: distributed=True needs the process group; call "
+                "biotorch.distributed.init_process_group() first"
+            )
         self.model, self.task = model, task
         if optimizer is None:
             optimizer = bt.optim.Adam(model.parameters(), lr=1e-3)
@@ -110,6 +125,7 @@ class Trainer:
         self.model_input = model_input
         self.device, self.max_steps = device, max_steps
         self.progress, self.is_main_process = progress, is_main_process
+        self.distributed = distributed
         self.stop_training = False
         #: Progress, saved in checkpoints: last finished epoch, history rows, best monitored
         #: value, its epoch, and epochs since it.
@@ -137,8 +153,7 @@ class Trainer:
             tick = time.perf_counter()
             self._call("on_epoch_start", epoch)
             train_loss = self.train_epoch(train_loader, epoch)
-            val_loss, y, p = self.evaluate(val_loader)
-            scores = self.task.evaluate(y, p)
+            val_loss, scores = self._validate(val_loader)
             self._step_scheduler(val_loss)
             row = {
                 "epoch": epoch,
@@ -155,6 +170,8 @@ class Trainer:
                 if improved:
                     self.save_checkpoint(self.checkpoint_dir / "best.safetensors")
                 self.save_checkpoint(self.checkpoint_dir / "last.safetensors")
+                if self.distributed:
+                    dist.barrier()  # the files are complete before any rank reads them
             self._call("on_epoch_end", row)
         self._call("on_fit_end")
         return self.state["history"]
@@ -178,6 +195,10 @@ class Trainer:
             seen += size
             bar.set_postfix(loss=f"{total / seen:.4f}")
             self._call("on_batch_end", step, value)
+        if self.distributed:
+            sums = np.array([total, seen], dtype=np.float64)
+            dist.all_reduce(sums)
+            total, seen = sums.tolist()
         return total / max(seen, 1)
 
     def evaluate(self, loader: Iterable) -> tuple[float, np.ndarray, np.ndarray]:
@@ -195,6 +216,18 @@ class Trainer:
         if n == 0:
             raise ValueError("Trainer.evaluate: the loader gave no samples")
         return losses / n, np.concatenate(ys), np.concatenate(ps)
+
+    def _validate(self, loader: Iterable) -> tuple[float, dict]:
+        """(loss, metrics) on the validation data; in a distributed run rank 0's, everywhere."""
+        if self.distributed and dist.get_rank() != 0:
+            loss, scores = None, {}
+        else:
+            loss, y, p = self.evaluate(loader)
+            scores = self.task.evaluate(y, p)
+        if self.distributed:
+            loss, *shared = broadcast_values([loss] + [scores.get(k) for k in ROW_METRICS])
+            scores.update(zip(ROW_METRICS, shared, strict=True))
+        return loss, scores
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint(self) -> dict:
