@@ -190,13 +190,14 @@ def make_loader(
 ) -> DataLoader:
     """Shuffled (train) or ordered batches; length buckets for models that take any length.
 
-    Training batches are this rank's shares (all of them without a process group) of the
-    batches one process would train on with ``--batch-size`` times the number of ranks: rank
-    ``r`` of ``N`` takes samples ``r, r + N, ...`` of the epoch's permutation
-    (``DistributedSampler``) or of each length bucket's batch (``SplitBatchSampler``), so the
-    ranks' steps together are the steps of one process with the global batch. Augmentation
-    draws from a stream seeded by ``--seed`` plus the rank. Evaluation batches are whole
-    (rank 0 evaluates alone)."""
+    With ``--distributed``, training batches are this rank's shares of the batches one
+    process would train on with ``--batch-size`` times the number of ranks: rank ``r`` of
+    ``N`` takes samples ``r, r + N, ...`` of the epoch's permutation (``DistributedSampler``)
+    or of each length bucket's batch (``SplitBatchSampler``), so the ranks' steps together are
+    the steps of one ``--distributed`` process with the global batch. Without it, fixed-length
+    data is shuffled as before (``DataLoader(shuffle=True)``), so recorded runs reproduce.
+    Augmentation draws from a stream seeded by ``--seed`` plus the rank. Evaluation batches are
+    whole (rank 0 evaluates alone)."""
     common = dict(collate_fn=inputs.collator(), num_workers=args.workers, device=args.device)
     rank, ranks = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     seed = args.seed + rank
@@ -211,10 +212,11 @@ def make_loader(
                 ds.lengths, 2 * args.batch_size, shuffle=False, num_replicas=1, rank=0
             )
         return DataLoader(ds, batch_sampler=sampler, seed=seed, **common)
-    if train:
+    if train and dist.is_initialized():
         shard = DistributedSampler(ds, seed=args.seed)
         return DataLoader(ds, batch_size=args.batch_size, sampler=shard, seed=seed, **common)
-    return DataLoader(ds, batch_size=2 * args.batch_size, seed=seed, **common)
+    size = args.batch_size if train else 2 * args.batch_size
+    return DataLoader(ds, batch_size=size, shuffle=train, seed=seed, **common)
 
 
 def run(args: argparse.Namespace) -> dict | None:

@@ -41,6 +41,7 @@ from example_utils import (
 )
 
 import biotorch as bt
+import biotorch.distributed as dist
 from biotorch.data import DNA, DataLoader, Dataset, DistributedSampler, Genome, GenomeWindowSampler
 from biotorch.train import Task, input_spec_for
 
@@ -151,11 +152,13 @@ def run(args: argparse.Namespace) -> dict | None:
             f"train_genome: the model takes {inputs.input_length} bp, windows are {args.length}"
         )
     collate = inputs.collator()
+    sharded = dist.is_initialized()  # --distributed: DistributedSampler shards the windows
     loaders = {
         k: DataLoader(
             v,
             batch_size=args.batch_size * (1 if k == "train" else 2),
-            sampler=DistributedSampler(v, seed=args.seed) if k == "train" else None,
+            sampler=DistributedSampler(v, seed=args.seed) if k == "train" and sharded else None,
+            shuffle=k == "train" and not sharded,
             collate_fn=collate,
             num_workers=args.workers,
             device=args.device,

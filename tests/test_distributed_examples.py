@@ -176,7 +176,8 @@ def test_train_genome_two_ranks_like_one_process(tmp_path):
     argv += ["--length", 200, "--bin-size", 100, "--train-windows", 64, "--eval-windows", 32]
     argv += ["--epochs", 2, "--patience", 9, "--quiet", "--model-arg", "channels=[8]"]
     argv += ["--model-arg", "kernel_size=9", "--model-arg", "dropout=0"]
-    run("train_genome.py", *argv, "--batch-size", 32, "--output-dir", tmp_path / "one")
+    one_process = ["--distributed", "--batch-size", 32, "--output-dir", tmp_path / "one"]
+    run("train_genome.py", *argv, *one_process)  # a world of one: the same sampler
     done = run(
         "train_genome.py",
         *argv,
