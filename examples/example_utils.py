@@ -168,6 +168,11 @@ def _exit(message: Any) -> None:
 
 
 # -- training -------------------------------------------------------------------------------------
+def shown(metric: float | None) -> str:
+    """A metric to 4 decimals, or ``n/a`` where it is undefined (one class only)."""
+    return "n/a" if metric is None else f"{metric:.4f}"
+
+
 class EpochReport(Callback):
     """Prints each epoch's line and redraws ``training_curve.png`` (main process only)."""
 
@@ -179,8 +184,9 @@ class EpochReport(Callback):
             return
         print(
             f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f}  val loss "
-            f"{row['val_loss']:.4f}  auROC {row['val_auroc']:.4f}  auPRC {row['val_auprc']:.4f}  "
-            f"accuracy {row['val_accuracy']:.4f}  ({row['seconds']:.1f} s)"
+            f"{row['val_loss']:.4f}  auROC {shown(row['val_auroc'])}  auPRC "
+            f"{shown(row['val_auprc'])}  accuracy {shown(row['val_accuracy'])}  "
+            f"({row['seconds']:.1f} s)"
         )
         plot_curves(trainer.state["history"], self.curve)
 
@@ -271,8 +277,8 @@ def train_and_report(
     interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
     print(
         f"best epoch {state['best_epoch']}: {'test' if 'test' in result else 'val'} "
-        f"auROC {final['auroc']:.4f}{interval}  auPRC {final['auprc']:.4f}  accuracy "
-        f"{final['accuracy']:.4f}; wrote {out}/best.safetensors, metrics.json, "
+        f"auROC {shown(final['auroc'])}{interval}  auPRC {shown(final['auprc'])}  accuracy "
+        f"{shown(final['accuracy'])}; wrote {out}/best.safetensors, metrics.json, "
         f"training_curve.png"
     )
     return result

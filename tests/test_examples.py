@@ -540,3 +540,15 @@ def test_recipes_run_on_tiny_stand_ins(tmp_path):
     assert amp["ensemble_of_seeds_on_eval"]["n_samples"] == 24
     done = _script("recipes/splice_junction.py", "--data", tmp_path / "missing.data", code=1)
     assert done.stderr.startswith("splice_junction.py: error: ") and "missing.data" in done.stderr
+
+
+def test_train_fasta_reports_undefined_metrics_of_a_one_class_validation_set(binding, tmp_path):
+    """auROC/auPRC are undefined on one class: the epoch lines say n/a instead of crashing."""
+    spec, d = binding
+    only_pos = _write_fasta(
+        tmp_path / "vpos.fa", _random_seqs(np.random.default_rng(5), 20, 40, MOTIF), "v"
+    )
+    argv = ["--data", spec, "--val-data", f"pos={only_pos}", "--epochs", "2", "--output-dir"]
+    done = _script("train_fasta.py", *argv, tmp_path / "out", "--model-arg", "motif_length=8")
+    assert "auROC n/a  auPRC n/a" in done.stdout
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["val"]["auroc"] is None
