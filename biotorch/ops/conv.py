@@ -14,7 +14,8 @@ whole output; there the taps are stacked into one ``(k * C_in/groups, columns)``
 would be larger but a tap stack is at most ``STACK_MAX_DEPTH`` rows (e.g. 128 channels x 5
 taps), the columns are taken in chunks of at most ``COLUMNS_MAX_ELEMENTS``: one GEMM per chunk
 writes its slice of the output directly, instead of ``k`` GEMMs each followed by an add over
-the whole output.
+the whole output. The weight gradient of such a chunked layer is one GEMM per tap from the phase
+planes saved by the forward (no im2col rebuilt); the planes are a padded copy of the input.
 """
 
 from __future__ import annotations
@@ -122,11 +123,12 @@ class Conv1d(Function):
         xb = x[None] if ctx.unbatched else x
         geo = _Geometry(xb.shape[0], xb.shape[2], weight.shape[2], stride, padding, dilation)
         ctx.geo, ctx.groups = geo, groups
-        ctx.save_for_backward(x, weight)
         planes = geo.planes(xb, groups)
         wk = _taps_first(weight, groups)
         g, og = wk.shape[1], wk.shape[2]
         ctx.chunks = geo.chunks(wk.shape[-1])
+        # The weight gradient reads the planes (a padded copy of x) instead of rebuilding them.
+        ctx.save_for_backward(x, weight, planes if ctx.needs_input_grad[1] else None)
         y = xp.empty((g, og, geo.n * geo.q), dtype=x.dtype)
         acc = y[:, :, : geo.cols]
         if ctx.chunks:
@@ -148,7 +150,7 @@ class Conv1d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        _, weight, planes = ctx.saved_tensors
         geo, groups = ctx.geo, ctx.groups
         xp = array_module(grad)
         gy = grad[None] if ctx.unbatched else grad
@@ -179,14 +181,9 @@ class Conv1d(Function):
             gx = geo.unplanes(gplanes)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
-            planes = geo.planes(x[None] if ctx.unbatched else x, groups)
-            if ctx.chunks:
-                gwk = None
-                for lo, hi in ctx.chunks:
-                    part = xp.matmul(
-                        gflat[:, :, lo:hi], geo.columns(planes, lo, hi).swapaxes(-1, -2)
-                    )
-                    gwk = part if gwk is None else xp.add(gwk, part, out=gwk)
+            if ctx.chunks and len(ctx.chunks) == 1:
+                cols = geo.columns(planes, 0, geo.cols)
+                gwk = xp.matmul(gflat, cols.swapaxes(-1, -2))
                 gwk = gwk.reshape(g, og, len(wk), cg).transpose(2, 0, 1, 3)
             else:
                 gwk = xp.empty(wk.shape, dtype=grad.dtype)
