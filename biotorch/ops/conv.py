@@ -191,7 +191,7 @@ class Conv1d(Function):
                     xp.matmul(gflat, geo.tap(planes, k).swapaxes(-1, -2), out=gwk[k])
             gw = gwk.transpose(1, 2, 3, 0).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
-            gb = gy.sum(axis=(0, 2))
+            gb = gflat.sum(axis=-1).reshape(o)  # its rows hold gy's and zeros, contiguously
         return gx, gw, gb
 
 
