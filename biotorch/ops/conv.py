@@ -31,6 +31,8 @@ COLUMNS_MAX_ELEMENTS = 1 << 22
 #: Deepest tap stack (k * C_in/groups) taken in column chunks when the whole matrix is too big.
 STACK_MAX_DEPTH = 1024
 _MIN_CHUNK = 256  # narrowest column chunk worth a GEMM
+#: Deepest tap stack (k * C_in) whose forward is one GEMM per batch item (see ``_thin_forward``).
+THIN_MAX_DEPTH = 256
 
 
 def int1(name: str, arg: str, value, minimum: int) -> int:
@@ -123,10 +125,14 @@ class Conv1d(Function):
         xb = x[None] if ctx.unbatched else x
         geo = _Geometry(xb.shape[0], xb.shape[2], weight.shape[2], stride, padding, dilation)
         ctx.geo, ctx.groups = geo, groups
+        ctx.chunks = geo.chunks(weight.shape[1])
+        if groups == 1 and weight.shape[1] * weight.shape[2] <= THIN_MAX_DEPTH:
+            ctx.save_for_backward(x, weight, None)  # backward builds the planes
+            out = _thin_forward(xb, weight, bias, geo, dilation)
+            return out[0] if ctx.unbatched else out
         planes = geo.planes(xb, groups)
         wk = _taps_first(weight, groups)
         g, og = wk.shape[1], wk.shape[2]
-        ctx.chunks = geo.chunks(wk.shape[-1])
         # The weight gradient reads the planes (a padded copy of x) instead of rebuilding them.
         ctx.save_for_backward(x, weight, planes if ctx.needs_input_grad[1] else None)
         y = xp.empty((g, og, geo.n * geo.q), dtype=x.dtype)
@@ -150,7 +156,7 @@ class Conv1d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        _, weight, planes = ctx.saved_tensors
+        x, weight, planes = ctx.saved_tensors
         geo, groups = ctx.geo, ctx.groups
         xp = array_module(grad)
         gy = grad[None] if ctx.unbatched else grad
@@ -181,6 +187,8 @@ class Conv1d(Function):
             gx = geo.unplanes(gplanes)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
+            if planes is None:
+                planes = geo.planes(x[None] if ctx.unbatched else x, groups)
             if ctx.chunks and len(ctx.chunks) == 1:
                 cols = geo.columns(planes, 0, geo.cols)
                 gwk = xp.matmul(gflat, cols.swapaxes(-1, -2))
@@ -193,6 +201,35 @@ class Conv1d(Function):
         if ctx.needs_input_grad[2]:
             gb = gflat.sum(axis=-1).reshape(o)  # its rows hold gy's and zeros, contiguously
         return gx, gw, gb
+
+
+def _thin_forward(x, weight, bias, geo, dilation):
+    """Forward of a shallow tap stack (one-hot DNA's 4 channels x k taps): each batch item's
+    im2col ``(k * C_in, L_out)`` times the stacked weights, batched over items, which writes
+    ``(N, C_out, L_out)`` directly (the wide-GEMM layout needs a re-layout copy, and a thin
+    inner dimension gains little from one wide GEMM). Items are taken in groups whose im2col
+    has at most ``COLUMNS_MAX_ELEMENTS``."""
+    xp = array_module(x)
+    n, c, length = x.shape
+    o, _, k = weight.shape
+    stride, (left, right), out_len = geo.stride, geo.pad, geo.out_len
+    padded = x
+    if left or right:
+        padded = xp.zeros((n, c, length + left + right), dtype=x.dtype)
+        padded[:, :, left : left + length] = x
+    stacked = xp.ascontiguousarray(weight.transpose(0, 2, 1)).reshape(o, k * c)
+    out = xp.empty((n, o, out_len), dtype=x.dtype)
+    step = max(1, COLUMNS_MAX_ELEMENTS // (k * c * out_len))
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        cols = xp.empty((hi - lo, k, c, out_len), dtype=x.dtype)
+        for tap in range(k):
+            start = tap * dilation
+            cols[:, tap] = padded[lo:hi, :, start : start + (out_len - 1) * stride + 1 : stride]
+        xp.matmul(stacked, cols.reshape(hi - lo, k * c, out_len), out=out[lo:hi])
+    if bias is not None:
+        out += bias[:, None]
+    return out
 
 
 def _taps_first(weight, groups):
