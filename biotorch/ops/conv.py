@@ -16,6 +16,9 @@ taps), the columns are taken in chunks of at most ``COLUMNS_MAX_ELEMENTS``: one 
 writes its slice of the output directly, instead of ``k`` GEMMs each followed by an add over
 the whole output. The weight gradient of such a chunked layer is one GEMM per tap from the phase
 planes saved by the forward (no im2col rebuilt); the planes are a padded copy of the input.
+An ungrouped layer whose tap stack is at most ``THIN_MAX_DEPTH`` rows (one-hot DNA: 4 channels)
+runs its forward as one GEMM per batch item instead (``_thin_forward``), which writes the
+``(N, C_out, L_out)`` output with no re-layout; its backward is the one described above.
 """
 
 from __future__ import annotations
