@@ -178,3 +178,22 @@ def test_float32_stays_float32():
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_gpu_matches_cpu(name):
     check_gpu_matches_cpu(_fns(name)[0], *_inputs((8, 33), seed=4))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_and_clamp_backward_keep_inf_and_nan_where_they_pass(dtype):
+    """The gradient mask is a select, not a product: inf/nan pass where the input passes (as in
+    torch) and give exact zeros elsewhere, for every float width, with a broadcast mask too."""
+    x = bt.tensor(np.array([[-1.0, 2.0, 3.0, -4.0, 5.0, -0.5]], dtype=dtype))
+    upstream = np.array([[np.inf, np.inf, np.nan, np.nan, -0.0, 7.0]], dtype=dtype)
+    for fn in (bt.relu, lambda t: bt.clamp(t, min=0.0)):
+        t = x.detach().requires_grad_()
+        fn(t).backward(bt.tensor(upstream))
+        assert t.grad.dtype == x.dtype
+        np.testing.assert_array_equal(t.grad.numpy(), [[0, np.inf, np.nan, 0, -0.0, 0]])
+        assert not np.signbit(t.grad.numpy()[0, [0, 3, 5]]).any()
+    from biotorch.ops.elementwise import _masked
+
+    keep = np.array([True, False, True])
+    grad = np.full((2, 3), -np.inf, dtype=dtype)
+    np.testing.assert_array_equal(_masked(grad, keep), [[-np.inf, 0, -np.inf]] * 2)

@@ -30,11 +30,14 @@ CONFIGS = [
 IDS = [f"x{c[0]}-w{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-g{c[5]}" for c in CONFIGS]
 
 
-@pytest.fixture(params=["per_tap", "stacked"])
+@pytest.fixture(params=["per_tap", "stacked", "thin", "thin_per_item"])
 def strategy(request, monkeypatch):
-    """Run the test with per-tap GEMMs only, or with the taps always stacked (im2col)."""
-    limit = 0 if request.param == "per_tap" else 1 << 40
-    monkeypatch.setattr(biotorch.ops.conv, "COLUMNS_MAX_ELEMENTS", limit)
+    """Run the test with per-tap GEMMs only, with the taps always stacked (im2col), or with the
+    forward of every ungrouped layer as per-item GEMMs (all items at once, or one at a time)."""
+    limits = {"per_tap": 0, "stacked": 1 << 40, "thin": 1 << 40, "thin_per_item": 1}
+    monkeypatch.setattr(biotorch.ops.conv, "COLUMNS_MAX_ELEMENTS", limits[request.param])
+    thin = request.param.startswith("thin")
+    monkeypatch.setattr(biotorch.ops.conv, "THIN_MAX_DEPTH", 1 << 40 if thin else 0)
     return request.param
 
 

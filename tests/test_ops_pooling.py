@@ -159,3 +159,57 @@ def test_long_tiling_windows(name, arg):
 def test_long_tiling_windows_gradcheck(name, arg):
     inputs = random_inputs(_long_input_shape(name), seed=8)
     check_gradcheck(_values(_pool(biotorch, name, arg)), *inputs)
+
+
+# Masked global max (models.varlen.masked_pool): one op for masked_fill(-inf) + amax.
+def _masked_input(seed=0, ties=False):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 9))
+    if ties:  # ReLU-like rows: zeros tie, one row is all zeros at its kept positions
+        x = np.maximum(x, 0.0)
+        x[1, 2] = 0.0
+        x[0, 1, [2, 5]] = 7.0  # two equal maxima
+    mask = np.arange(9)[None, :] < np.array([9, 4, 6])[:, None]
+    return x, mask
+
+
+def _masked_amax_torch(torch, x, mask):
+    return x.masked_fill(~mask[:, None, :], float("-inf")).amax(dim=-1)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_masked_amax_matches_torch_masked_fill_amax(ties):
+    torch = pytest.importorskip("torch")
+    from biotorch.ops.pooling import masked_amax
+
+    x, mask = _masked_input(ties=ties)
+    bt_mask, th_mask = biotorch.tensor(mask), torch.tensor(mask)
+    check_torch_parity(
+        lambda a: masked_amax(a, bt_mask[:, None, :]),
+        lambda a: _masked_amax_torch(torch, a, th_mask),
+        x,
+    )
+
+
+def test_masked_amax_gradcheck_and_split_among_ties():
+    from biotorch.ops.pooling import masked_amax
+
+    x, mask = _masked_input(ties=True)
+    keep = biotorch.tensor(mask)[:, None, :]
+    x[:, :, 0] += 0.5  # keep finite differences away from the zero ties (not differentiable)
+    x[1, 2] = 0.0
+    x[1, 2, 3] = 1.0
+    check_gradcheck(lambda a: masked_amax(a, keep), x)
+    t = biotorch.tensor(x, requires_grad=True)
+    masked_amax(t, keep).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy()[0, 1, [2, 5]], [0.5, 0.5])
+    assert t.grad.numpy()[~np.broadcast_to(mask[:, None, :], x.shape)].sum() == 0
+
+
+@pytest.mark.gpu
+def test_masked_amax_gpu_matches_cpu():
+    from biotorch.ops.pooling import masked_amax
+
+    x, mask = _masked_input(ties=True)
+    keep = biotorch.tensor(mask)[:, None, :]
+    check_gpu_matches_cpu(lambda a: masked_amax(a, keep.to(a.device)), x)

@@ -21,6 +21,7 @@ from biotorch.nn import functional as F
 from biotorch.nn.utils.rnn import pack_padded_sequence
 from biotorch.ops.creation import arange, as_tensor, zeros
 from biotorch.ops.elementwise import cos, sin
+from biotorch.ops.pooling import masked_amax
 from biotorch.ops.shape import cat
 from biotorch.tensor import Tensor
 
@@ -104,7 +105,7 @@ def masked_pool(x: Tensor, mask: Tensor, mode: str = "max") -> Tensor:
     keep = mask[:, None, :]
     pooled = []
     if mode in ("max", "max_mean"):
-        pooled.append(x.masked_fill(~keep, float("-inf")).amax(dim=-1))
+        pooled.append(masked_amax(x, keep))
     if mode in ("mean", "max_mean"):
         pooled.append(x.masked_fill(~keep, 0.0).sum(dim=-1) / counts)
     return pooled[0] if len(pooled) == 1 else cat(pooled, dim=1)

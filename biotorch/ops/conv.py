@@ -14,7 +14,11 @@ whole output; there the taps are stacked into one ``(k * C_in/groups, columns)``
 would be larger but a tap stack is at most ``STACK_MAX_DEPTH`` rows (e.g. 128 channels x 5
 taps), the columns are taken in chunks of at most ``COLUMNS_MAX_ELEMENTS``: one GEMM per chunk
 writes its slice of the output directly, instead of ``k`` GEMMs each followed by an add over
-the whole output.
+the whole output. The weight gradient of such a chunked layer is one GEMM per tap from the phase
+planes saved by the forward (no im2col rebuilt); the planes are a padded copy of the input.
+An ungrouped layer whose tap stack is at most ``THIN_MAX_DEPTH`` rows (one-hot DNA: 4 channels)
+runs its forward as one GEMM per batch item instead (``_thin_forward``), which writes the
+``(N, C_out, L_out)`` output with no re-layout; its backward is the one described above.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ COLUMNS_MAX_ELEMENTS = 1 << 22
 #: Deepest tap stack (k * C_in/groups) taken in column chunks when the whole matrix is too big.
 STACK_MAX_DEPTH = 1024
 _MIN_CHUNK = 256  # narrowest column chunk worth a GEMM
+#: Deepest tap stack (k * C_in) whose forward is one GEMM per batch item (see ``_thin_forward``).
+THIN_MAX_DEPTH = 256
 
 
 def int1(name: str, arg: str, value, minimum: int) -> int:
@@ -122,11 +128,16 @@ class Conv1d(Function):
         xb = x[None] if ctx.unbatched else x
         geo = _Geometry(xb.shape[0], xb.shape[2], weight.shape[2], stride, padding, dilation)
         ctx.geo, ctx.groups = geo, groups
-        ctx.save_for_backward(x, weight)
+        ctx.chunks = geo.chunks(weight.shape[1])
+        if groups == 1 and weight.shape[1] * weight.shape[2] <= THIN_MAX_DEPTH:
+            ctx.save_for_backward(x, weight, None)  # backward builds the planes
+            out = _thin_forward(xb, weight, bias, geo, dilation)
+            return out[0] if ctx.unbatched else out
         planes = geo.planes(xb, groups)
         wk = _taps_first(weight, groups)
         g, og = wk.shape[1], wk.shape[2]
-        ctx.chunks = geo.chunks(wk.shape[-1])
+        # The weight gradient reads the planes (a padded copy of x) instead of rebuilding them.
+        ctx.save_for_backward(x, weight, planes if ctx.needs_input_grad[1] else None)
         y = xp.empty((g, og, geo.n * geo.q), dtype=x.dtype)
         acc = y[:, :, : geo.cols]
         if ctx.chunks:
@@ -148,7 +159,7 @@ class Conv1d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, planes = ctx.saved_tensors
         geo, groups = ctx.geo, ctx.groups
         xp = array_module(grad)
         gy = grad[None] if ctx.unbatched else grad
@@ -179,14 +190,11 @@ class Conv1d(Function):
             gx = geo.unplanes(gplanes)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
-            planes = geo.planes(x[None] if ctx.unbatched else x, groups)
-            if ctx.chunks:
-                gwk = None
-                for lo, hi in ctx.chunks:
-                    part = xp.matmul(
-                        gflat[:, :, lo:hi], geo.columns(planes, lo, hi).swapaxes(-1, -2)
-                    )
-                    gwk = part if gwk is None else xp.add(gwk, part, out=gwk)
+            if planes is None:
+                planes = geo.planes(x[None] if ctx.unbatched else x, groups)
+            if ctx.chunks and len(ctx.chunks) == 1:
+                cols = geo.columns(planes, 0, geo.cols)
+                gwk = xp.matmul(gflat, cols.swapaxes(-1, -2))
                 gwk = gwk.reshape(g, og, len(wk), cg).transpose(2, 0, 1, 3)
             else:
                 gwk = xp.empty(wk.shape, dtype=grad.dtype)
@@ -194,8 +202,37 @@ class Conv1d(Function):
                     xp.matmul(gflat, geo.tap(planes, k).swapaxes(-1, -2), out=gwk[k])
             gw = gwk.transpose(1, 2, 3, 0).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
-            gb = gy.sum(axis=(0, 2))
+            gb = gflat.sum(axis=-1).reshape(o)  # its rows hold gy's and zeros, contiguously
         return gx, gw, gb
+
+
+def _thin_forward(x, weight, bias, geo, dilation):
+    """Forward of a shallow tap stack (one-hot DNA's 4 channels x k taps): each batch item's
+    im2col ``(k * C_in, L_out)`` times the stacked weights, batched over items, which writes
+    ``(N, C_out, L_out)`` directly (the wide-GEMM layout needs a re-layout copy, and a thin
+    inner dimension gains little from one wide GEMM). Items are taken in groups whose im2col
+    has at most ``COLUMNS_MAX_ELEMENTS``."""
+    xp = array_module(x)
+    n, c, length = x.shape
+    o, _, k = weight.shape
+    stride, (left, right), out_len = geo.stride, geo.pad, geo.out_len
+    padded = x
+    if left or right:
+        padded = xp.zeros((n, c, length + left + right), dtype=x.dtype)
+        padded[:, :, left : left + length] = x
+    stacked = xp.ascontiguousarray(weight.transpose(0, 2, 1)).reshape(o, k * c)
+    out = xp.empty((n, o, out_len), dtype=x.dtype)
+    step = max(1, COLUMNS_MAX_ELEMENTS // (k * c * out_len))
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        cols = xp.empty((hi - lo, k, c, out_len), dtype=x.dtype)
+        for tap in range(k):
+            start = tap * dilation
+            cols[:, tap] = padded[lo:hi, :, start : start + (out_len - 1) * stride + 1 : stride]
+        xp.matmul(stacked, cols.reshape(hi - lo, k * c, out_len), out=out[lo:hi])
+    if bias is not None:
+        out += bias[:, None]
+    return out
 
 
 def _taps_first(weight, groups):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from biotorch.autograd.function import Function
 from biotorch.backend import array_module
 from biotorch.ops.conv import int1
@@ -226,6 +228,45 @@ class AdaptiveAvgPool1d(Function):
         bins = ctx.bins
         spread = ((grad * ctx.scale)[..., None] * bins.mask).reshape(grad.shape[:-1] + (-1,))
         return _scatter_add_last(spread, bins.index.ravel(), bins.length)
+
+
+class MaskedMax(Function):
+    """Max over the last axis of the positions where ``keep`` (broadcastable, bool) holds.
+
+    The value and gradient of ``x.masked_fill(~keep, -inf).amax(-1)`` (the gradient split
+    evenly among the tied maxima of the kept positions) in one op: no filled copy of ``x``, and
+    a backward that scatters into zeros at the maxima (a few per row) instead of passing dense
+    masks over ``x``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, keep):
+        xp = array_module(x)
+        if xp is np:
+            out = xp.max(x, axis=-1, where=keep, initial=-math.inf)
+        else:
+            out = xp.where(keep, x, -math.inf).max(axis=-1)
+        ctx.save_for_backward(x, keep, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, keep, out = ctx.saved_tensors
+        xp = array_module(x)
+        ties = x == out[..., None]
+        ties &= keep
+        flat = xp.flatnonzero(ties)
+        row = flat // x.shape[-1]
+        count = xp.maximum(xp.bincount(row, minlength=out.size), 1)  # 0 only in a nan row
+        gx = xp.zeros(x.shape, dtype=grad.dtype)
+        gx.reshape(-1)[flat] = (grad.reshape(-1) / count.astype(grad.dtype))[row]
+        return gx, None
+
+
+def masked_amax(input: Tensor, mask: Tensor) -> Tensor:
+    """``input.masked_fill(~mask, -inf).amax(dim=-1)`` as one op (see :class:`MaskedMax`):
+    ``mask`` is a bool tensor broadcastable to ``input``; every row needs a True position."""
+    return MaskedMax.apply(input, mask)
 
 
 def _check_input(name: str, input) -> None:
