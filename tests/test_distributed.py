@@ -46,21 +46,27 @@ def launch(
     command = [sys.executable, str(WORKER), mode, str(out)]
     if ranks:
         command = [_mpiexec(), "-n", str(ranks), *command]
+    return run_job(command, env, timeout, f"{mode} on {ranks} ranks", cwd=WORKER.parent)
+
+
+def run_job(command: list, env: dict, timeout: float, what: str, cwd=None):
+    """Run ``command`` to completion; on a hang past ``timeout`` kill it with every process it
+    started (mpiexec and its ranks) and fail the test."""
     proc = subprocess.Popen(
         command,
         env=env,
-        cwd=WORKER.parent,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # on a timeout, kill mpiexec and every rank it started
+        start_new_session=True,
     )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
-        pytest.fail(f"{mode} on {ranks} ranks hung past {timeout} s:\n{stdout}{stderr}")
+        pytest.fail(f"{what} hung past {timeout} s:\n{stdout}{stderr}")
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 

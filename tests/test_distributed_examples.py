@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_distributed import _mpiexec
+from test_distributed import _mpiexec, run_job
 
 import biotorch as bt
 from biotorch.data import BucketBatchSampler, DistributedSampler
@@ -41,23 +39,10 @@ def run(script, *argv, ranks=0, timeout=120, env=ENV, code=0, per_rank=None):
         command = launch
     elif ranks:
         command = [_mpiexec(), "-n", str(ranks), *command]
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # on a timeout, kill mpiexec and every rank it started
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{script} {argv} hung past {timeout} s:\n{stdout}{stderr}")
+    done = run_job(command, env, timeout, f"{script} {argv}")
     if code is not None:
-        assert proc.returncode == code, stdout + stderr
-    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+        assert done.returncode == code, done.stdout + done.stderr
+    return done
 
 
 def _fasta(path, seqs, prefix):
@@ -285,19 +270,23 @@ def test_sharded_predict_bed_and_score_variants_write_the_single_process_tsv(gen
 
 
 # -- bad input ------------------------------------------------------------------------------------
-def test_ranks_that_disagree_on_the_model_stop_with_a_clear_error(data, tmp_path):
-    spec, _ = data
-    argv = ["--distributed", "--dist-timeout", 60, "--data", spec, "--quiet", "--epochs", 1]
-    argv += ["--output-dir", tmp_path]
+def _failed_job(tmp_path, per_rank):
+    """A two-program ``train_fasta.py --distributed`` job with a 60 s collective timeout, each
+    rank given its own extra arguments; asserts it failed within 30 s (no rank waited out the
+    timeout)."""
+    argv = ["--distributed", "--dist-timeout", 60, "--quiet", "--epochs", 1]
     start = time.monotonic()
     done = run(
-        "train_fasta.py",
-        *argv,
-        code=None,
-        timeout=90,
-        per_rank=[["--model-arg", "motif_length=8"], ["--model-arg", "motif_length=6"]],
+        "train_fasta.py", *argv, "--output-dir", tmp_path, code=None, timeout=90, per_rank=per_rank
     )
-    assert done.returncode != 0 and time.monotonic() - start < 30  # not the 60 s timeout
+    assert done.returncode != 0 and time.monotonic() - start < 30
+    return done
+
+
+def test_ranks_that_disagree_on_the_model_stop_with_a_clear_error(data, tmp_path):
+    spec, _ = data
+    motifs = [["--model-arg", f"motif_length={n}"] for n in (8, 6)]
+    done = _failed_job(tmp_path, [["--data", spec, *extra] for extra in motifs])
     assert "train_fasta.py: error (rank " in done.stderr
     assert "DistributedDataParallel: the ranks disagree" in done.stderr
     assert "motifs.weight (16, 4, 8)" in done.stderr and "motifs.weight (16, 4, 6)" in done.stderr
@@ -307,17 +296,7 @@ def test_ranks_that_disagree_on_the_model_stop_with_a_clear_error(data, tmp_path
 def test_a_failing_rank_ends_the_job_at_once(data, tmp_path):
     spec, d = data
     missing = f"neg={d / 'neg.fa'},pos={tmp_path / 'nowhere.fa'}"
-    argv = ["--distributed", "--dist-timeout", 60, "--quiet", "--epochs", 1]
-    argv += ["--output-dir", tmp_path]
-    start = time.monotonic()
-    done = run(
-        "train_fasta.py",
-        *argv,
-        code=None,
-        timeout=90,
-        per_rank=[["--data", spec], ["--data", missing]],
-    )
-    assert done.returncode != 0 and time.monotonic() - start < 30  # rank 0 does not wait 60 s
+    done = _failed_job(tmp_path, [["--data", spec], ["--data", missing]])
     assert "train_fasta.py: error (rank 1): " in done.stderr and "nowhere.fa" in done.stderr
 
 
