@@ -147,6 +147,24 @@ def test_sharded_prediction_equals_single_process(trained):
     assert results["few"].tolist() == ["row0"]  # rank 0's shard was empty
 
 
+def test_trainer_validation_is_split_between_ranks_and_equals_one_process(trained):
+    import distributed_worker as w
+
+    from biotorch.train import Task, Trainer
+
+    _, results = trained
+    batches = w.validation_batches()
+    firsts = [x[:, 0, 0].tolist() for x, _ in batches]
+    # 7 batches: rank 0 scores the first 3 (6 rows), rank 1 the last 4 (7 rows)
+    assert results["validate/rows/0"].tolist() == sum(firsts[:3], [])
+    assert results["validate/rows/1"].tolist() == sum(firsts[3:], [])
+    task = Task("multiclass", ["a", "b", "c"])
+    loss, y, p = Trainer(w.make_model(5), task).evaluate(batches)
+    scores = task.evaluate(y, p)
+    expected = [loss, scores["auroc"], scores["auprc"], scores["accuracy"]]
+    np.testing.assert_allclose(results["validate/row"], expected, rtol=1e-12)
+
+
 def test_resume_from_a_rank0_checkpoint_reproduces_the_uninterrupted_run(trained):
     out, results = trained
     assert (out / "checkpoint.safetensors").exists()

@@ -17,11 +17,12 @@ Data-parallel training: the trainer calls the model as given (a wrapper such as
 ``DistributedDataParallel`` works unchanged), saves ``model.module``'s state when the model has
 ``module``, calls ``set_epoch(epoch)`` on the loader and on its ``sampler``/``batch_sampler`` when
 they have it, and with ``is_main_process=False`` writes no files and shows no progress;
-``distributed=True`` averages the training loss over the ranks and shares rank 0's validation
-numbers with all (see :class:`Trainer`). :mod:`biotorch.train.parallel` holds the sharding
-helpers: :class:`SplitBatchSampler` (each rank's part of every batch of one process) and, for
-scoring bit-identical to one process, ``rank_batches``/``gather_rows`` (whole batches per rank,
-rows gathered in rank order; ``score_fasta(..., distributed=True)`` uses them).
+``distributed=True`` averages the training loss over the ranks, splits each validation pass into
+rank blocks and shares rank 0's validation numbers with all (see :class:`Trainer`).
+:mod:`biotorch.train.parallel` holds the sharding helpers: :class:`SplitBatchSampler` (each
+rank's part of every batch of one process), ``loader_block`` (this rank's block of a loader's
+batches) and, for scoring bit-identical to one process, ``rank_batches``/``gather_rows`` (whole
+batches per rank, rows gathered in rank order; ``score_fasta(..., distributed=True)`` uses them).
 
 Checkpoint format (version 1): one ``biotorch.save`` (safetensors) file holding a dict
 

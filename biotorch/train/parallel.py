@@ -9,14 +9,22 @@ Without a process group every helper is the single-process identity.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 import biotorch.distributed as dist
 
-__all__ = ["SplitBatchSampler", "world_size", "rank_batches", "gather_rows", "broadcast_values"]
+__all__ = [
+    "SplitBatchSampler",
+    "world_size",
+    "rank_batches",
+    "loader_block",
+    "gather_rows",
+    "broadcast_values",
+]
 
 
 class SplitBatchSampler:
@@ -69,6 +77,20 @@ def rank_batches(batches: Sequence[Any]) -> list[Any]:
     over whole batches, so the blocks in rank order are ``batches`` again)."""
     batches = list(batches)
     return [batches[i] for i in dist.shard_indices(len(batches))]
+
+
+def loader_block(loader: Iterable) -> Iterable | None:
+    """This rank's contiguous block of ``loader``'s batches (as :func:`rank_batches`, taken
+    while iterating: the batches before the block are formed and skipped), or None when
+    ``loader`` has no ``len`` or fewer batches than there are ranks."""
+    try:
+        count = len(loader)
+    except TypeError:
+        return None
+    if count < world_size():
+        return None
+    block = dist.shard_indices(count)
+    return itertools.islice(loader, block.start, block.stop)
 
 
 def gather_rows(local: np.ndarray) -> np.ndarray | None:

@@ -14,7 +14,7 @@ import biotorch as bt
 import biotorch.distributed as dist
 from biotorch.optim.lr_scheduler import ReduceLROnPlateau
 from biotorch.train.checkpoint import rng_states, save_checkpoint, set_rng_states, unwrap
-from biotorch.train.parallel import broadcast_values
+from biotorch.train.parallel import broadcast_values, gather_rows, loader_block
 from biotorch.train.task import Task
 
 #: Whether a larger (``max``) or smaller (``min``) value of each monitored metric is better.
@@ -75,8 +75,9 @@ class Trainer:
             and show no progress.
         distributed: True on every rank of a data-parallel run (after
             :func:`~biotorch.distributed.init_process_group`; each rank's training loader holds
-            its shard): the training loss is averaged over the ranks, rank 0 alone evaluates
-            the validation data (the others wait) and broadcasts its numbers, so every rank
+            its shard; the validation loader is the same on every rank): the training loss is
+            averaged over the ranks, each rank scores its block of the validation batches and
+            rank 0 computes the metrics from all rows and broadcasts them, so every rank
             takes the same learning-rate and early-stopping decisions, and every rank waits
             after each epoch until rank 0's checkpoints are complete. (A callback that sets
             ``stop_training`` must decide alike on every rank.)
@@ -203,23 +204,42 @@ class Trainer:
 
     def evaluate(self, loader: Iterable) -> tuple[float, np.ndarray, np.ndarray]:
         """(mean loss, labels, probabilities) over ``loader``, in eval mode without gradients."""
+        total, n, y, p = self._score(loader)
+        if n == 0:
+            raise ValueError("Trainer.evaluate: the loader gave no samples")
+        return total / n, y, p
+
+    def _score(self, batches: Iterable) -> tuple[float, int, np.ndarray, np.ndarray]:
+        """(summed loss, samples, labels, probabilities) over ``batches`` (at least one)."""
         self.model.eval()
-        losses, ys, ps, n = 0.0, [], [], 0
+        total, ys, ps, n = 0.0, [], [], 0
         with bt.no_grad():
-            for batch in loader:
+            for batch in batches:
                 x, y, size = self._unpack(batch)
                 logits = self.model(x)
-                losses += self.task.loss(logits, y).item() * size
+                total += self.task.loss(logits, y).item() * size
                 n += size
                 ys.append(y.cpu().numpy())
                 ps.append(self.task.probabilities(logits))
         if n == 0:
-            raise ValueError("Trainer.evaluate: the loader gave no samples")
-        return losses / n, np.concatenate(ys), np.concatenate(ps)
+            return total, n, None, None
+        return total, n, np.concatenate(ys), np.concatenate(ps)
 
     def _validate(self, loader: Iterable) -> tuple[float, dict]:
-        """(loss, metrics) on the validation data; in a distributed run rank 0's, everywhere."""
-        if self.distributed and dist.get_rank() != 0:
+        """(loss, metrics) on the validation data. In a distributed run every rank scores its
+        contiguous block of the loader's batches (:func:`~biotorch.train.parallel.loader_block`;
+        rank 0 scores them all when the loader has no ``len`` or fewer batches than ranks),
+        rank 0 computes the metrics over all rows in single-process order, and every rank
+        receives its numbers."""
+        block = loader_block(loader) if self.distributed else None
+        if block is not None:
+            total, n, y, p = self._score(block)
+            sums = np.array([total, n], dtype=np.float64)
+            dist.all_reduce(sums)
+            y, p = gather_rows(y), gather_rows(p)
+            loss = sums[0] / sums[1]
+            scores = {} if y is None else self.task.evaluate(y, p)
+        elif self.distributed and dist.get_rank() != 0:
             loss, scores = None, {}
         else:
             loss, y, p = self.evaluate(loader)
