@@ -552,3 +552,34 @@ def test_train_fasta_reports_undefined_metrics_of_a_one_class_validation_set(bin
     done = _script("train_fasta.py", *argv, tmp_path / "out", "--model-arg", "motif_length=8")
     assert "auROC n/a  auPRC n/a" in done.stdout
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["val"]["auroc"] is None
+
+
+def test_epoch_report_draws_the_curve_at_the_end_and_after_redraw_seconds(tmp_path, monkeypatch):
+    """Each drawing costs ~0.2 s: a short run draws once, a long one every ``redraw_seconds``."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    from types import SimpleNamespace
+
+    from example_utils import EpochReport
+
+    row = {"epoch": 1, "train_loss": 0.7, "val_loss": 0.6, "val_auroc": 0.8}
+    row |= {"val_auprc": 0.7, "val_accuracy": 0.75, "lr": 0.01, "seconds": 0.1}
+    trainer = SimpleNamespace(is_main_process=True, state={"history": [row]})
+    short = EpochReport(tmp_path / "short.png")
+    short.on_fit_start(trainer)
+    short.on_epoch_end(trainer, row)
+    assert not (tmp_path / "short.png").exists()
+    short.on_fit_end(trainer)
+    assert (tmp_path / "short.png").stat().st_size > 0
+    live = EpochReport(tmp_path / "live.png", redraw_seconds=0)
+    live.on_fit_start(trainer)
+    live.on_epoch_end(trainer, row)
+    assert (tmp_path / "live.png").stat().st_size > 0
+    (tmp_path / "live.png").unlink()
+    live.on_fit_end(trainer)  # this epoch is drawn already
+    assert not (tmp_path / "live.png").exists()
+    other_rank = SimpleNamespace(is_main_process=False, state={"history": [row]})
+    quiet = EpochReport(tmp_path / "quiet.png", redraw_seconds=0)
+    quiet.on_epoch_end(other_rank, row)
+    quiet.on_fit_end(other_rank)
+    assert not (tmp_path / "quiet.png").exists()
