@@ -223,8 +223,9 @@ def train_and_report(
     ``args.resume`` continues a run. Returns the metrics of the best epoch's model.
 
     With ``args.distributed`` (after :func:`init_distributed`; ``loaders["train"]`` holds this
-    rank's shard) the model is wrapped in ``DistributedDataParallel``, rank 0 alone evaluates,
-    prints and writes, and the other ranks return None."""
+    rank's shard) the model is wrapped in ``DistributedDataParallel``, every rank scores its
+    block of the evaluation batches, rank 0 alone computes the metrics, prints and writes, and
+    the other ranks return None."""
     out = Path(args.output_dir)
     main_process = dist.is_main_process()
     config = checkpoint_config(
@@ -267,9 +268,12 @@ def train_and_report(
         )
     start = time.perf_counter()
     trainer.fit(loaders["train"], loaders["val"])
+    trainer.load_best()
+    evaluations = {
+        name: trainer.evaluate_sharded(loaders[name]) for name in ("val", "test") if name in loaders
+    }
     if not main_process:
         return None
-    trainer.load_best()
     state = trainer.state
     result = {
         "model": model_name,
@@ -282,12 +286,10 @@ def train_and_report(
         "train_seconds": time.perf_counter() - start,
         "sizes": sizes,
     }
-    for name in ("val", "test"):
-        if name in loaders:
-            loss, y, p = trainer.evaluate(loaders[name])
-            result[name] = {"loss": loss, **task.evaluate(y, p)}
-            if args.bootstrap:
-                result[name]["auroc_ci95"] = auroc_interval(y, p, args.bootstrap, name)
+    for name, (loss, y, p) in evaluations.items():
+        result[name] = {"loss": loss, **task.evaluate(y, p)}
+        if args.bootstrap:
+            result[name]["auroc_ci95"] = auroc_interval(y, p, args.bootstrap, name)
     write_json(out / "metrics.json", result)
     final = result.get("test", result["val"])
     ci = final.get("auroc_ci95")

@@ -197,8 +197,7 @@ def make_loader(
     the steps of one ``--distributed`` process with the global batch. Without it, fixed-length
     data is shuffled as before (``DataLoader(shuffle=True)``), so recorded runs reproduce.
     Augmentation draws from a stream seeded by ``--seed`` plus the rank. Evaluation batches are
-    whole and alike on every rank (each rank validates its block of them every epoch; rank 0
-    alone evaluates the best checkpoint at the end)."""
+    whole and alike on every rank (each rank scores its block of them)."""
     common = dict(collate_fn=inputs.collator(), num_workers=args.workers, device=args.device)
     rank, ranks = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     seed = args.seed + rank

@@ -186,11 +186,18 @@ def validate(model: nn.Module, rank: int) -> dict:
     )
     row = trainer.fit([], validation_batches())[0]
     scored = dist.gather_arrays(np.array(rows))
+    loss, y, p = trainer.evaluate_sharded(validation_batches())
+    losses, got_rows = dist.gather_arrays(np.array([loss])), dist.gather_arrays([y is not None])
     if rank != 0:
         return {}
     keys = ["val_loss", "val_auroc", "val_auprc", "val_accuracy"]
-    return {"validate/row": np.array([row[k] for k in keys])} | {
-        f"validate/rows/{r}": part for r, part in enumerate(scored)
+    return {
+        "validate/row": np.array([row[k] for k in keys]),
+        **{f"validate/rows/{r}": part for r, part in enumerate(scored)},
+        "evaluate/losses": np.concatenate(losses),
+        "evaluate/got_rows": np.concatenate(got_rows),
+        "evaluate/y": y,
+        "evaluate/p": p,
     }
 
 

@@ -147,7 +147,7 @@ def test_sharded_prediction_equals_single_process(trained):
     assert results["few"].tolist() == ["row0"]  # rank 0's shard was empty
 
 
-def test_trainer_validation_is_split_between_ranks_and_equals_one_process(trained):
+def test_trainer_evaluation_is_split_between_ranks_and_equals_one_process(trained):
     import distributed_worker as w
 
     from biotorch.train import Task, Trainer
@@ -163,6 +163,11 @@ def test_trainer_validation_is_split_between_ranks_and_equals_one_process(traine
     scores = task.evaluate(y, p)
     expected = [loss, scores["auroc"], scores["auprc"], scores["accuracy"]]
     np.testing.assert_allclose(results["validate/row"], expected, rtol=1e-12)
+    # evaluate_sharded: the loss on every rank, all rows in order on rank 0 only
+    np.testing.assert_allclose(results["evaluate/losses"], [loss, loss], rtol=1e-12)
+    assert results["evaluate/got_rows"].tolist() == [True, False]
+    np.testing.assert_array_equal(results["evaluate/y"], y)
+    np.testing.assert_allclose(results["evaluate/p"], p, rtol=1e-12)
 
 
 def test_resume_from_a_rank0_checkpoint_reproduces_the_uninterrupted_run(trained):

@@ -6,6 +6,7 @@ or disagreeing rank ends the job at once. Each job runs a second or two on tiny 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -116,6 +117,14 @@ def test_two_ranks_train_like_one_process_with_the_doubled_batch(data, two_ranks
         assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-6)  # scored in rank blocks
         for metric in ("val_auroc", "val_auprc", "val_accuracy"):
             assert b[metric] == pytest.approx(a[metric], abs=1e-3)  # one tie flip at most
+    final = {
+        k: json.loads((p / "metrics.json").read_text())["val"]
+        for k, p in (("one", d / "one"), ("two", out))
+    }
+    assert final["two"]["n_samples"] == final["one"]["n_samples"]  # every row scored once
+    assert final["two"]["loss"] == pytest.approx(final["one"]["loss"], rel=1e-6)
+    for metric in ("auroc", "auprc", "accuracy"):
+        assert final["two"][metric] == pytest.approx(final["one"][metric], abs=1e-3)
     # rank 0 alone prints and writes
     assert done.stdout.count("epoch   1 ") == 1 and "2 processes" in done.stdout
     assert {"best.safetensors", "last.safetensors", "metrics.json"} <= {

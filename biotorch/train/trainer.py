@@ -225,27 +225,33 @@ class Trainer:
             return total, n, None, None
         return total, n, np.concatenate(ys), np.concatenate(ps)
 
-    def _validate(self, loader: Iterable) -> tuple[float, dict]:
-        """(loss, metrics) on the validation data. In a distributed run every rank scores its
-        contiguous block of the loader's batches (:func:`~biotorch.train.parallel.loader_block`;
-        rank 0 scores them all when the loader has no ``len`` or fewer batches than ranks),
-        rank 0 computes the metrics over all rows in single-process order, and every rank
-        receives its numbers."""
-        block = loader_block(loader) if self.distributed else None
-        if block is not None:
+    def evaluate_sharded(self, loader: Iterable) -> tuple[float, Any, Any]:
+        """:meth:`evaluate` by every rank of a distributed run together (call it on all; the
+        loader is the same on every rank): each rank scores its contiguous block of the batches
+        (:func:`~biotorch.train.parallel.loader_block`; rank 0 scores them all when the loader
+        has no ``len`` or fewer batches than ranks). Every rank gets rank 0's mean loss; rank 0
+        gets the labels and probabilities of all rows in single-process order, the other ranks
+        None. Without ``distributed=True`` it is :meth:`evaluate`."""
+        if not self.distributed:
+            return self.evaluate(loader)
+        block = loader_block(loader)
+        if block is None:
+            loss, y, p = self.evaluate(loader) if dist.get_rank() == 0 else (None, None, None)
+        else:
             total, n, y, p = self._score(block)
             sums = np.array([total, n], dtype=np.float64)
             dist.all_reduce(sums)
-            y, p = gather_rows(y), gather_rows(p)
-            loss = sums[0] / sums[1]
-            scores = {} if y is None else self.task.evaluate(y, p)
-        elif self.distributed and dist.get_rank() != 0:
-            loss, scores = None, {}
-        else:
-            loss, y, p = self.evaluate(loader)
-            scores = self.task.evaluate(y, p)
+            loss, y, p = sums[0] / sums[1], gather_rows(y), gather_rows(p)
+        (loss,) = broadcast_values([loss])
+        return loss, y, p
+
+    def _validate(self, loader: Iterable) -> tuple[float, dict]:
+        """(loss, metrics) on the validation data (:meth:`evaluate_sharded`); in a distributed
+        run rank 0 computes the metrics and every rank receives them."""
+        loss, y, p = self.evaluate_sharded(loader)
+        scores = {} if y is None else self.task.evaluate(y, p)
         if self.distributed:
-            loss, *shared = broadcast_values([loss] + [scores.get(k) for k in ROW_METRICS])
+            shared = broadcast_values([scores.get(k) for k in ROW_METRICS])
             scores.update(zip(ROW_METRICS, shared, strict=True))
         return loss, scores
 
