@@ -19,7 +19,8 @@ units). Windows are redrawn every epoch
 
 ``--distributed`` trains data-parallel as in ``train_fasta.py``: every rank draws the same
 windows each epoch and takes its share of them (``DistributedSampler``); ``--batch-size`` is
-per process; rank 0 alone validates, writes and prints.
+per process; each rank scores its block of the validation windows, rank 0 alone computes
+the metrics, writes and prints.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class DistributedDataParallel(Module):
     broadcast_buffers : bool
         Also broadcast rank 0's buffers (e.g. BatchNorm statistics) before every training
         forward. A forward under ``no_grad()`` or in ``eval()`` mode runs no collective, so
-        rank 0 alone may evaluate with the wrapped model.
+        any subset of the ranks (rank 0 alone, say) may evaluate with the wrapped model.
     bucket_cap_mb : float
         Bucket size in MiB (25 as in torch).
     find_unused_parameters : bool
