@@ -161,10 +161,8 @@ def _exit(message: Any) -> None:
     if not _several_ranks():
         sys.exit(message)
     if not isinstance(message, int):
-        print(message, file=sys.stderr, flush=True)
-    from mpi4py import MPI
-
-    MPI.COMM_WORLD.Abort(1)
+        print(message, file=sys.stderr)
+    dist.abort_job(1)
 
 
 # -- training -------------------------------------------------------------------------------------

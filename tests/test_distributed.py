@@ -204,6 +204,29 @@ def test_an_exception_on_one_rank_ends_the_job_at_once(tmp_path):
     assert result.returncode != 0 and "ValueError: rank 1 fails" in result.stderr
 
 
+def test_abort_job_flushes_and_waits_before_it_aborts(monkeypatch):
+    """Launchers may drop what an aborting rank wrote last unless it has had time to go."""
+    from biotorch.distributed import _mpi
+
+    events = []
+
+    class Stream:
+        def flush(self):
+            events.append("flush")
+
+    class World:
+        def Abort(self, code):  # noqa: N802 (mpi4py's name)
+            events.append(("abort", code))
+
+    monkeypatch.setattr(sys, "stdout", Stream())
+    monkeypatch.setattr(sys, "stderr", Stream())
+    monkeypatch.setattr(_mpi.time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    monkeypatch.setattr(_mpi, "import_mpi", lambda: type("MPI", (), {"COMM_WORLD": World()}))
+    dist.abort_job(3)
+    assert events == ["flush", "flush", ("sleep", _mpi.ABORT_GRACE_SECONDS), ("abort", 3)]
+    assert _mpi.ABORT_GRACE_SECONDS > 0
+
+
 def test_plain_python_is_a_world_of_one(tmp_path):
     import distributed_worker as w
 

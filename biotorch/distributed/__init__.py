@@ -15,9 +15,10 @@ and save checkpoints with :func:`save_on_main`.
 
 Every collective, and the agreement checks, wait at most the process group's ``timeout``
 and then raise :class:`DistributedTimeoutError`; an uncaught exception on any rank aborts
-the whole job. Nothing waits forever.
+the whole job (:func:`abort_job`, which a script can call itself). Nothing waits forever.
 """
 
+from biotorch.distributed._mpi import abort_job
 from biotorch.distributed.errors import DistributedError, DistributedTimeoutError
 from biotorch.distributed.process_group import (
     ReduceOp,
@@ -44,6 +45,7 @@ __all__ = [
     "DistributedTimeoutError",
     "ReduceOp",
     "Work",
+    "abort_job",
     "all_gather",
     "all_reduce",
     "barrier",

@@ -9,6 +9,7 @@ CUDA-aware; use the NCCL backend for GPU training).
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -67,8 +68,22 @@ _timed_out = [False]
 def abort_if_timed_out() -> None:
     """After a timeout, MPI_Finalize would wait forever for the missing rank: abort instead."""
     if _timed_out[0]:
-        MPI = import_mpi()
-        MPI.COMM_WORLD.Abort(1)
+        abort_job()
+
+
+#: How long an aborting rank waits after flushing its output (see :func:`abort_job`).
+ABORT_GRACE_SECONDS = 0.5
+
+
+def abort_job(code: int = 1) -> None:
+    """End every rank of the job now (``MPI_Abort``). stdout and stderr are flushed first and
+    the rank waits ``ABORT_GRACE_SECONDS``: the launcher may otherwise kill the job before it
+    has forwarded the lines this rank wrote last (its error message, typically)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    time.sleep(ABORT_GRACE_SECONDS)
+    import_mpi().COMM_WORLD.Abort(code)
 
 
 _OPS = {"sum": "SUM", "product": "PROD", "min": "MIN", "max": "MAX", "avg": "SUM"}

@@ -130,10 +130,10 @@ def init_process_group(
         device_backend = host
     _group = _Group(device_backend, host, seconds)
     if host.size > 1:
-        sys.excepthook = _abort_on_uncaught(sys.excepthook, host)
+        sys.excepthook = _abort_on_uncaught(sys.excepthook)
 
 
-def _abort_on_uncaught(previous, host):
+def _abort_on_uncaught(previous):
     """An excepthook that prints the traceback, then aborts every rank of the job.
 
     Otherwise a rank that dies of an exception waits in MPI_Finalize and its peers wait in
@@ -142,8 +142,7 @@ def _abort_on_uncaught(previous, host):
 
     def hook(kind, value, traceback) -> None:
         previous(kind, value, traceback)
-        sys.stderr.flush()
-        host.MPI.COMM_WORLD.Abort(1)
+        _mpi.abort_job(1)
 
     hook.previous = previous
     return hook
