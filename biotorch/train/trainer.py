@@ -209,8 +209,9 @@ class Trainer:
             raise ValueError("Trainer.evaluate: the loader gave no samples")
         return total / n, y, p
 
-    def _score(self, batches: Iterable) -> tuple[float, int, np.ndarray, np.ndarray]:
-        """(summed loss, samples, labels, probabilities) over ``batches`` (at least one)."""
+    def _score(self, batches: Iterable) -> tuple[float, int, Any, Any]:
+        """(summed loss, samples, labels, probabilities) over ``batches``; labels and
+        probabilities are None when the batches hold no samples."""
         self.model.eval()
         total, ys, ps, n = 0.0, [], [], 0
         with bt.no_grad():
